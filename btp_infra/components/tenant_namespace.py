@@ -1,0 +1,166 @@
+"""``TenantNamespace``: one Kyma namespace mapped 1:1 to one BTP subaccount.
+
+subaccount check → entitlements → SM admin access → ``service-operator-access`` instance → binding →
+Namespace → operator Secret → guardrails. Dependencies make the order explicit both ways: on destroy the
+Secret goes before the binding, and the namespace after the Secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from btp_infra.components.guardrails import build_guardrails
+from btp_infra.config import TenantConfig
+from btp_infra.operator_secret import SECRET_LABELS, secret_data
+from btp_infra.providers import (
+    ServiceBinding,
+    ServiceInstance,
+    ServiceManagerAccess,
+    SubaccountCheck,
+    SubaccountEntitlement,
+)
+
+OPERATOR_OFFERING = "service-manager"
+OPERATOR_PLAN = "service-operator-access"
+
+
+class TenantNamespace(pulumi.ComponentResource):
+    """A tenant namespace whose BTP Service Operator resources land in the tenant's own subaccount."""
+
+    namespace_name: pulumi.Output[str]
+    subaccount_id: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    secret_namespace: pulumi.Output[str]
+    instance_id: pulumi.Output[str]
+    binding_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        config: TenantConfig,
+        *,
+        k8s_provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("btp-infra:index:TenantNamespace", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        kube = pulumi.ResourceOptions(parent=self, provider=k8s_provider)
+        timeouts = config.timeouts
+        sm_labels = config.sm_labels
+
+        subaccount = SubaccountCheck(
+            f"{name}-subaccount", subaccount_id=config.subaccount_id, region=config.region, opts=child
+        )
+        entitlements: dict[tuple[str, str], SubaccountEntitlement] = {}
+        for spec in config.all_entitlements:
+            entitlements[(spec.service, spec.plan)] = SubaccountEntitlement(
+                f"{name}-entitlement-{spec.service}-{spec.plan}",
+                subaccount_id=subaccount.subaccountId,
+                service_name=spec.service,
+                plan_name=spec.plan,
+                amount=spec.amount,
+                timeout_seconds=timeouts.entitlement,
+                opts=pulumi.ResourceOptions(
+                    parent=self, custom_timeouts=_custom_timeouts(timeouts.entitlement)
+                ),
+            )
+        access = ServiceManagerAccess(
+            f"{name}-sm-access",
+            subaccount_id=subaccount.subaccountId,
+            timeout_seconds=timeouts.admin_access,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(entitlements.values())),
+        )
+        instance = ServiceInstance(
+            f"{name}-operator-access",
+            subaccount_id=access.subaccountId,
+            instance_name=config.instance_name,
+            service_offering_name=OPERATOR_OFFERING,
+            service_plan_name=OPERATOR_PLAN,
+            labels=sm_labels,
+            timeout_seconds=timeouts.instance,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[entitlements[(OPERATOR_OFFERING, OPERATOR_PLAN)]],
+                custom_timeouts=_custom_timeouts(timeouts.instance),
+            ),
+        )
+        binding = ServiceBinding(
+            f"{name}-operator-access-binding",
+            subaccount_id=access.subaccountId,
+            service_instance_id=instance.instanceId,
+            binding_name=config.binding_name,
+            credential_type=config.credential_type,
+            labels=sm_labels,
+            timeout_seconds=timeouts.binding,
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=_custom_timeouts(timeouts.binding)),
+        )
+        # The namespace waits for the credentials, so the Secret follows it at once and nothing can be
+        # provisioned in the namespace against the cluster's default subaccount in between (btp-api.md §0.3).
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": config.namespace, "labels": config.namespace_labels},
+            opts=pulumi.ResourceOptions.merge(
+                kube, pulumi.ResourceOptions(depends_on=[binding], protect=config.protect)
+            ),
+        )
+        credential_type = config.credential_type
+        string_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            binding.credentials.apply(lambda c: secret_data(c, credential_type))
+        )
+        secret_ns: pulumi.Input[str] = (
+            namespace.metadata.name if config.secret_placement == "namespace" else config.secret_namespace
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-operator-secret",
+            metadata={
+                "name": config.secret_name,
+                "namespace": secret_ns,
+                "labels": {**SECRET_LABELS, "btp-infra.io/tenant": config.namespace},
+            },
+            type="Opaque",
+            string_data=string_data,
+            opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[namespace, binding])),
+        )
+        guardrails = build_guardrails(
+            name,
+            namespace.metadata.name,
+            config,
+            pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[secret])),
+        )
+
+        self.namespace_name = namespace.metadata.name
+        self.subaccount_id = subaccount.subaccountId
+        self.secret_name = secret.metadata.name
+        self.secret_namespace = secret.metadata.namespace
+        self.instance_id = instance.instanceId
+        self.binding_id = binding.bindingId
+        self.resources: dict[str, Any] = {
+            "subaccount": subaccount,
+            "entitlements": entitlements,
+            "access": access,
+            "instance": instance,
+            "binding": binding,
+            "namespace": namespace,
+            "secret": secret,
+            "guardrails": guardrails,
+        }
+        self.register_outputs(
+            {
+                "namespace": self.namespace_name,
+                "subaccountId": self.subaccount_id,
+                "secretName": self.secret_name,
+                "secretNamespace": self.secret_namespace,
+                "instanceId": self.instance_id,
+                "bindingId": self.binding_id,
+            }
+        )
+
+
+def _custom_timeouts(seconds: float | None) -> pulumi.CustomTimeouts | None:
+    if not seconds:
+        return None
+    text = f"{int(seconds)}s"
+    return pulumi.CustomTimeouts(create=text, update=text, delete=text)

@@ -1,0 +1,155 @@
+"""What every btp-infra dynamic provider shares.
+
+A provider is dill-pickled into state when its resource is constructed and unpickled by
+``python -m pulumi.dynamic`` in another process. It therefore pickles to *nothing*: no credentials, no
+sessions. The cis service key is resolved inside each call (environment, the ``btp-infra:cisServiceKey``
+config secret captured in :meth:`BtpProvider.configure`, or a keyring profile), so rotated credentials
+work for refresh and destroy without an ``up`` first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
+from pulumi.runtime import rpc
+
+from btp_infra.btp.accounts import AccountsClient
+from btp_infra.btp.entitlements import EntitlementsClient
+from btp_infra.btp.errors import BtpError
+from btp_infra.btp.service_manager import ServiceManagerClient
+from btp_infra.credentials import resolve_cis_service_key
+
+PROVIDER_KEY = "__provider"
+CONFIG_CIS_KEY = "btp-infra:cisServiceKey"
+CONFIG_KEYRING_PROFILE = "btp-infra:keyringProfile"
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value the engine does not know yet (preview)."""
+    return bool(value == rpc.UNKNOWN)
+
+
+def diff_inputs(
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    *,
+    keys: Sequence[str],
+    replace_keys: Sequence[str],
+    delete_before_replace: bool = False,
+) -> DiffResult:
+    """Compare the declared inputs only (never computed outputs or ``__provider``).
+
+    Unknown new values count as changed. Keys in ``replace_keys`` force replacement.
+    """
+    changed = [k for k in keys if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+    replaces = [k for k in changed if k in replace_keys]
+    return DiffResult(
+        changes=bool(changed),
+        replaces=replaces,
+        delete_before_replace=delete_before_replace and bool(replaces),
+    )
+
+
+def inputs_of(props: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """The declared inputs of a resource out of its full state."""
+    return {k: props.get(k) for k in keys}
+
+
+def require_str(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """Record a failure unless ``news[key]`` is a non-empty string (unknown values pass)."""
+    value = news.get(key)
+    if is_unknown(value):
+        return
+    if not isinstance(value, str) or not value.strip():
+        failures.append(CheckFailure(key, f"{key} must be a non-empty string, got {value!r}"))
+
+
+def require_timeout(news: Mapping[str, Any], failures: list[CheckFailure]) -> None:
+    """``timeoutSeconds`` is optional; when set it must be a positive number."""
+    value = news.get("timeoutSeconds")
+    if value is None or is_unknown(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        failures.append(CheckFailure("timeoutSeconds", f"timeoutSeconds must be > 0 seconds, got {value!r}"))
+
+
+def check_result(news: Mapping[str, Any], failures: list[CheckFailure]) -> CheckResult:
+    """Pass the inputs through (minus ``__provider``, which the server re-adds)."""
+    return CheckResult({k: v for k, v in news.items() if k != PROVIDER_KEY}, failures)
+
+
+class BtpProvider(ResourceProvider):
+    """Base of the btp-infra providers: per-call credentials and clients, nothing pickled."""
+
+    default_timeout: float = 600.0
+
+    def __init__(self) -> None:
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._config_key: str | None = None
+        self._keyring_profile: str | None = None
+        self._lock = threading.Lock()
+        self._accounts_client: AccountsClient | None = None
+        self._entitlements_client: EntitlementsClient | None = None
+        self._sm_clients: dict[str, ServiceManagerClient] = {}
+
+    # Pickling: the provider carries no state into Pulumi state.
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._init_runtime()
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Capture the stack's cis key secret and keyring profile (decrypted by the engine)."""
+        raw = req.config.get(CONFIG_CIS_KEY)
+        self._config_key = raw if isinstance(raw, str) and raw else None
+        profile = req.config.get(CONFIG_KEYRING_PROFILE)
+        self._keyring_profile = profile if isinstance(profile, str) and profile else None
+
+    def timeout_of(self, props: Mapping[str, Any]) -> float:
+        """The per-resource timeout in seconds (input ``timeoutSeconds``) or the provider default."""
+        value = props.get("timeoutSeconds")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return self.default_timeout
+
+    def accounts(self) -> AccountsClient:
+        """The Accounts API client (one per provider process)."""
+        with self._lock:
+            if self._accounts_client is None:
+                self._accounts_client = AccountsClient(self._cis_key())
+            return self._accounts_client
+
+    def entitlements(self) -> EntitlementsClient:
+        """The Entitlements API client (one per provider process)."""
+        with self._lock:
+            if self._entitlements_client is None:
+                self._entitlements_client = EntitlementsClient(self._cis_key())
+            return self._entitlements_client
+
+    def service_manager(self, subaccount_id: str) -> ServiceManagerClient:
+        """An SM client with the subaccount's admin credentials, fetched through the Accounts API."""
+        with self._lock:
+            client = self._sm_clients.get(subaccount_id)
+        if client is not None:
+            return client
+        creds = self.accounts().get_service_management_binding(subaccount_id)
+        if creds is None:
+            raise BtpError(
+                f"subaccount {subaccount_id} has no Service Manager admin access "
+                "(serviceManagementBinding); its ServiceManagerAccess resource must exist first",
+                status=404,
+            )
+        client = ServiceManagerClient(creds)
+        with self._lock:
+            return self._sm_clients.setdefault(subaccount_id, client)
+
+    def _cis_key(self) -> Any:
+        return resolve_cis_service_key(
+            config_value=self._config_key, keyring_profile=self._keyring_profile
+        ).key

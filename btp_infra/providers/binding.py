@@ -1,0 +1,149 @@
+"""``ServiceBinding``: a Service Manager binding whose credentials become the operator Secret.
+
+The ``credentials`` output is always a Pulumi secret (``additional_secret_outputs``). A binding cannot be
+updated except for its labels, so every other change replaces it; the binding name carries the credential
+type, so switching type creates the new binding before the old one is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from btp_infra.providers.base import (
+    BtpProvider,
+    check_result,
+    diff_inputs,
+    inputs_of,
+    is_unknown,
+    require_str,
+    require_timeout,
+)
+from btp_infra.providers.instance import label_ops, managed_labels
+
+INPUTS = (
+    "subaccountId",
+    "serviceInstanceId",
+    "name",
+    "credentialType",
+    "parameters",
+    "labels",
+    "timeoutSeconds",
+)
+REPLACE_ON = ("subaccountId", "serviceInstanceId", "name", "credentialType", "parameters")
+CREDENTIAL_TYPES = ("client-secret", "x509")
+
+
+def binding_parameters(credential_type: str, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Binding parameters with ``credential-type: x509`` added for x509 bindings (btp-api.md §B.1)."""
+    merged = dict(parameters or {})
+    if credential_type == "x509":
+        merged.setdefault("credential-type", "x509")
+    return merged
+
+
+class ServiceBindingProvider(BtpProvider):
+    """Creates, adopts and deletes an SM service binding; only labels update in place."""
+
+    default_timeout = 600.0
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        for key in ("subaccountId", "serviceInstanceId", "name"):
+            require_str(news, key, failures)
+        ctype = news.get("credentialType")
+        if not is_unknown(ctype) and ctype not in CREDENTIAL_TYPES:
+            failures.append(
+                CheckFailure(
+                    "credentialType", f"credentialType must be one of {CREDENTIAL_TYPES}, got {ctype!r}"
+                )
+            )
+        require_timeout(news, failures)
+        return check_result(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # Same name → the old binding must go first, or the by-name adoption would pick it up again.
+        same_name = olds.get("name") == news.get("name")
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_name)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        sm = self.service_manager(props["subaccountId"])
+        binding = sm.create_binding(
+            props["name"],
+            props["serviceInstanceId"],
+            parameters=binding_parameters(props["credentialType"], props.get("parameters")),
+            labels=props.get("labels") or None,
+            timeout=self.timeout_of(props),
+        )
+        return CreateResult(binding.id, {**inputs_of(props, INPUTS), **_outputs(binding)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        sm = self.service_manager(news["subaccountId"])
+        ops = label_ops(olds.get("labels"), news.get("labels"))
+        binding = sm.update_binding(id_, label_ops=ops) if ops else sm.get_binding(id_)
+        outs = {**olds, **inputs_of(news, INPUTS)}
+        if binding is not None:
+            outs.update(_outputs(binding))
+        return UpdateResult(outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        binding = self.service_manager(props["subaccountId"]).get_binding(id_)
+        if binding is None:
+            return ReadResult("", {})
+        outs = {**props, **_outputs(binding), "labels": managed_labels(binding.labels, props.get("labels"))}
+        return ReadResult(id_, outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self.service_manager(props["subaccountId"]).delete_binding(id_, timeout=self.timeout_of(props))
+
+
+def _outputs(binding: Any) -> dict[str, Any]:
+    return {"bindingId": binding.id, "credentials": dict(binding.credentials)}
+
+
+class ServiceBinding(Resource, module="btp", name="ServiceBinding"):
+    """A Service Manager binding; ``credentials`` is a secret output."""
+
+    subaccountId: pulumi.Output[str]
+    bindingId: pulumi.Output[str]
+    credentials: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        subaccount_id: pulumi.Input[str],
+        service_instance_id: pulumi.Input[str],
+        binding_name: str,
+        credential_type: str = "client-secret",
+        parameters: Mapping[str, Any] | None = None,
+        labels: Mapping[str, list[str]] | None = None,
+        timeout_seconds: float | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "subaccountId": subaccount_id,
+            "serviceInstanceId": service_instance_id,
+            "name": binding_name,
+            "credentialType": credential_type,
+            "parameters": dict(parameters or {}),
+            "labels": {k: list(v) for k, v in (labels or {}).items()},
+            "timeoutSeconds": timeout_seconds,
+            "bindingId": None,
+            "credentials": None,
+        }
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["credentials"])
+        super().__init__(
+            ServiceBindingProvider(), name, props, pulumi.ResourceOptions.merge(secret_opts, opts)
+        )

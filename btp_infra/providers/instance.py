@@ -1,0 +1,173 @@
+"""``ServiceInstance``: a Service Manager instance in the tenant's subaccount (``service-operator-access``).
+
+Created by offering + plan name after the plan becomes visible (it can lag the entitlement, pain point C2);
+idempotent by its deterministic name, so a crashed run is adopted on re-run instead of duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from btp_infra.btp.errors import NotFoundError
+from btp_infra.btp.http import Deadline, PollPolicy, poll
+from btp_infra.providers.base import (
+    BtpProvider,
+    check_result,
+    diff_inputs,
+    inputs_of,
+    require_str,
+    require_timeout,
+)
+
+INPUTS = (
+    "subaccountId",
+    "name",
+    "serviceOfferingName",
+    "servicePlanName",
+    "parameters",
+    "labels",
+    "timeoutSeconds",
+)
+REPLACE_ON = ("subaccountId", "serviceOfferingName", "servicePlanName")
+PLAN_VISIBILITY_WAIT = 120.0
+
+
+def label_ops(
+    old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]] | None
+) -> list[dict[str, Any]]:
+    """SM PATCH label operations turning ``old`` into ``new`` (btp-api.md §B.8)."""
+    old, new = old or {}, new or {}
+    ops: list[dict[str, Any]] = []
+    for key in sorted(set(old) | set(new)):
+        before, after = set(old.get(key, [])), set(new.get(key, []))
+        if not after:
+            if before:
+                ops.append({"op": "remove", "key": key})
+            continue
+        if after - before:
+            ops.append({"op": "add", "key": key, "values": sorted(after - before)})
+        if before - after:
+            ops.append({"op": "remove", "key": key, "values": sorted(before - after)})
+    return ops
+
+
+def managed_labels(
+    live: Mapping[str, list[str]], declared: Mapping[str, list[str]] | None
+) -> dict[str, list[str]]:
+    """The live labels restricted to the keys we declare (labels others add are not drift)."""
+    return {k: sorted(v) for k, v in live.items() if k in (declared or {})}
+
+
+class ServiceInstanceProvider(BtpProvider):
+    """Creates, adopts, updates (labels, parameters, name) and deletes an SM service instance."""
+
+    default_timeout = 1800.0
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        for key in ("subaccountId", "name", "serviceOfferingName", "servicePlanName"):
+            require_str(news, key, failures)
+        require_timeout(news, failures)
+        return check_result(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        sm = self.service_manager(props["subaccountId"])
+        timeout = self.timeout_of(props)
+        deadline = Deadline(timeout)
+
+        def lookup() -> Any:
+            try:
+                return sm.find_plan(props["serviceOfferingName"], props["servicePlanName"])
+            except NotFoundError:
+                return None
+
+        plan = poll(
+            lookup,
+            done=lambda found: found is not None,
+            policy=PollPolicy(),
+            deadline=Deadline(min(PLAN_VISIBILITY_WAIT, deadline.remaining())),
+            what=f"plan {props['serviceOfferingName']}/{props['servicePlanName']} to become visible",
+        )
+        instance = sm.create_instance(
+            props["name"],
+            plan_id=plan.id,
+            parameters=props.get("parameters") or None,
+            labels=props.get("labels") or None,
+            timeout=deadline.remaining(),
+        )
+        return CreateResult(instance.id, {**inputs_of(props, INPUTS), **_outputs(instance)})
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        sm = self.service_manager(news["subaccountId"])
+        instance = sm.update_instance(
+            id_,
+            name=news["name"] if news["name"] != olds.get("name") else None,
+            parameters=news.get("parameters") if news.get("parameters") != olds.get("parameters") else None,
+            label_ops=label_ops(olds.get("labels"), news.get("labels")) or None,
+            timeout=self.timeout_of(news),
+        )
+        return UpdateResult({**inputs_of(news, INPUTS), **_outputs(instance)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        instance = self.service_manager(props["subaccountId"]).get_instance(id_)
+        if instance is None:
+            return ReadResult("", {})
+        outs = {**props, **_outputs(instance), "name": instance.name}
+        outs["labels"] = managed_labels(instance.labels, props.get("labels"))
+        return ReadResult(id_, outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self.service_manager(props["subaccountId"]).delete_instance(id_, timeout=self.timeout_of(props))
+
+
+def _outputs(instance: Any) -> dict[str, Any]:
+    return {"instanceId": instance.id, "servicePlanId": instance.service_plan_id, "ready": instance.ready}
+
+
+class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
+    """A Service Manager service instance, created by offering and plan name."""
+
+    subaccountId: pulumi.Output[str]
+    instanceId: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        subaccount_id: pulumi.Input[str],
+        instance_name: str,
+        service_offering_name: str,
+        service_plan_name: str,
+        parameters: Mapping[str, Any] | None = None,
+        labels: Mapping[str, list[str]] | None = None,
+        timeout_seconds: float | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "subaccountId": subaccount_id,
+            "name": instance_name,
+            "serviceOfferingName": service_offering_name,
+            "servicePlanName": service_plan_name,
+            "parameters": dict(parameters or {}),
+            "labels": {k: list(v) for k, v in (labels or {}).items()},
+            "timeoutSeconds": timeout_seconds,
+            "instanceId": None,
+            "servicePlanId": None,
+            "ready": None,
+        }
+        super().__init__(ServiceInstanceProvider(), name, props, opts)

@@ -1,0 +1,93 @@
+"""``ServiceManagerAccess``: the subaccount's Service Manager admin binding.
+
+Created with ``POST /accounts/v1/subaccounts/{guid}/serviceManagementBinding`` (btp-api.md §C.3) using the
+global cis key, so one global credential yields per-subaccount SM admin access. The credentials are never an
+output: providers that need them fetch them again through the Accounts API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from btp_infra.providers.base import (
+    BtpProvider,
+    check_result,
+    diff_inputs,
+    inputs_of,
+    require_str,
+    require_timeout,
+)
+
+INPUTS = ("subaccountId", "timeoutSeconds")
+
+
+class ServiceManagerAccessProvider(BtpProvider):
+    """Creates (or adopts) and deletes the subaccount's SM admin binding."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        require_str(news, "subaccountId", failures)
+        require_timeout(news, failures)
+        return check_result(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # timeoutSeconds only changes how long we wait; it never needs an API call.
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        guid = props["subaccountId"]
+        creds, created = self.accounts().ensure_service_management_binding(guid)
+        outs = {
+            **inputs_of(props, INPUTS),
+            "smUrl": creds.sm_url,
+            "clientId": creds.clientid,
+            "adopted": not created,
+        }
+        return CreateResult(guid, outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**olds, **inputs_of(news, INPUTS)})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        creds = self.accounts().get_service_management_binding(id_)
+        if creds is None:
+            return ReadResult("", {})
+        return ReadResult(id_, {**props, "smUrl": creds.sm_url, "clientId": creds.clientid})
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        self.accounts().delete_service_management_binding(id_)
+
+
+class ServiceManagerAccess(Resource, module="btp", name="ServiceManagerAccess"):
+    """Service Manager admin access to one subaccount (the ``serviceManagementBinding``)."""
+
+    subaccountId: pulumi.Output[str]
+    smUrl: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        subaccount_id: pulumi.Input[str],
+        timeout_seconds: float | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "subaccountId": subaccount_id,
+            "timeoutSeconds": timeout_seconds,
+            "smUrl": None,
+            "clientId": None,
+            "adopted": None,
+        }
+        super().__init__(ServiceManagerAccessProvider(), name, props, opts)

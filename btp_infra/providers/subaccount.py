@@ -1,0 +1,118 @@
+"""``SubaccountCheck``: verifies that the tenant's subaccount exists, is ``OK`` and is in the expected region.
+
+Read-only: btp-infra never creates or deletes subaccounts, so delete is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from btp_infra.btp.errors import BtpError, NotFoundError
+from btp_infra.providers.base import (
+    BtpProvider,
+    check_result,
+    diff_inputs,
+    inputs_of,
+    require_str,
+)
+
+INPUTS = ("subaccountId", "region")
+
+
+class SubaccountCheckProvider(BtpProvider):
+    """Looks the subaccount up through the Accounts API."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures: list[CheckFailure] = []
+        require_str(news, "subaccountId", failures)
+        return check_result(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._verify(props)
+        return CreateResult(props["subaccountId"], outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._verify(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            sub = self.accounts().get_subaccount(id_)
+        except NotFoundError:
+            return ReadResult("", {})
+        return ReadResult(id_, {**props, **_outputs(sub)})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to delete: the subaccount is not owned by btp-infra."""
+
+    def _verify(self, props: dict[str, Any]) -> dict[str, Any]:
+        guid = props["subaccountId"]
+        try:
+            sub = self.accounts().get_subaccount(guid)
+        except NotFoundError as err:
+            raise BtpError(
+                f"subaccount {guid} was not found in the global account of the cis service key; "
+                "check btp-infra:subaccountId",
+                status=404,
+                code=err.code,
+            ) from None
+        if sub.state != "OK":
+            raise BtpError(
+                f"subaccount {guid} is in state {sub.state}, not OK ({sub.state_message or 'no message'})"
+            )
+        region = props.get("region")
+        if region and sub.region != region:
+            raise BtpError(
+                f"subaccount {guid} is in region {sub.region}, but btp-infra:region is {region}; "
+                "fix the stack config or the subaccount id"
+            )
+        return {**inputs_of(props, INPUTS), **_outputs(sub)}
+
+
+def _outputs(sub: Any) -> dict[str, Any]:
+    return {
+        "displayName": sub.display_name,
+        "subdomain": sub.subdomain,
+        "subaccountRegion": sub.region,
+        "state": sub.state,
+    }
+
+
+class SubaccountCheck(Resource, module="btp", name="SubaccountCheck"):
+    """The tenant's subaccount, verified (exists, state OK, region as configured)."""
+
+    # Output attributes carry the wire (state) names, as for every dynamic resource.
+    subaccountId: pulumi.Output[str]
+    subdomain: pulumi.Output[str]
+    subaccountRegion: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        subaccount_id: pulumi.Input[str],
+        region: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "subaccountId": subaccount_id,
+            "region": region,
+            "displayName": None,
+            "subdomain": None,
+            "subaccountRegion": None,
+            "state": None,
+        }
+        super().__init__(SubaccountCheckProvider(), name, props, opts)

@@ -1,0 +1,352 @@
+"""The Pulumi program under mocks: shipped stacks render the expected graph; bad config registers nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import dill
+import pytest
+
+from btp_infra import program, rendering
+from btp_infra.config import ConfigError, discover_stacks, load_stack_file, stack_name_of
+from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, TOKEN_URL_SUFFIX
+from btp_infra.rendering import RenderResult, is_secret_envelope, unwrap_secrets
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+NS = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+DYN = "pulumi-python:dynamic/btp:"
+GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
+
+
+def engine_values(config: dict[str, Any]) -> dict[str, str]:
+    """Stack-file values as the Pulumi engine passes them to the program (strings; objects as JSON)."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def render_values(values: dict[str, Any], stack: str = "t") -> RenderResult:
+    return rendering.render(stack, engine_values(values), program.main)
+
+
+def render_file(path: Path) -> RenderResult:
+    import yaml
+
+    raw = yaml.safe_load(path.read_text())["config"]
+    plain = {k: v for k, v in raw.items() if not (isinstance(v, dict) and "secure" in v)}
+    return render_values(plain, stack=stack_name_of(path))
+
+
+def only(result: RenderResult, type_token: str) -> rendering.RenderedResource:
+    found = result.of_type(type_token)
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]
+
+
+SHIPPED = discover_stacks(PROJECT_DIR)
+
+
+def test_shipped_stacks_exist() -> None:
+    names = {stack_name_of(p) for p in SHIPPED}
+    assert {"example", "example-x509"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_stack_renders_the_tenant(path: Path) -> None:
+    config = load_stack_file(path)
+    result = render_file(path)
+    assert result.error is None, result.error
+
+    ns = only(result, NS)
+    meta = ns.plain_inputs["metadata"]
+    assert meta["name"] == config.namespace
+    assert meta["labels"]["istio-injection"] == "enabled"
+    assert meta["labels"]["btp-infra.io/tenant"] == config.namespace
+    assert meta["labels"]["btp-infra.io/subaccount"] == config.subaccount_id
+    for key, value in config.labels.items():
+        assert meta["labels"][key] == value
+    assert ns.protect is config.protect
+
+    secret = only(result, SECRET)
+    smeta = secret.plain_inputs["metadata"]
+    assert (smeta["name"], smeta["namespace"]) == (config.secret_name, config.secret_namespace)
+    for label, value in SECRET_LABELS.items():
+        assert smeta["labels"][label] == value
+    assert is_secret_envelope(secret.inputs["stringData"]), "stringData must be a Pulumi secret"
+    data = secret.plain_inputs["stringData"]
+    assert sorted(data) == sorted(REQUIRED_KEYS[config.credential_type])
+    assert data["tokenurlsuffix"] == TOKEN_URL_SUFFIX
+    assert not data["tokenurl"].endswith(TOKEN_URL_SUFFIX)
+
+    ents = result.of_type(f"{DYN}SubaccountEntitlement")
+    declared = {(e.service, e.plan) for e in config.all_entitlements}
+    assert {(e.plain_inputs["serviceName"], e.plain_inputs["planName"]) for e in ents} == declared
+    assert all(e.plain_inputs["subaccountId"] == config.subaccount_id for e in ents)
+
+    outputs = result.outputs
+    assert outputs["namespace"] == config.namespace
+    assert outputs["secretName"] == config.secret_name
+    assert outputs["secretNamespace"] == config.secret_namespace
+    assert outputs["subaccountId"] == config.subaccount_id
+    assert "credentials" not in json.dumps(outputs)
+
+
+def test_secret_values_are_exactly_the_mapped_binding_credentials() -> None:
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    binding = only(result, f"{DYN}ServiceBinding")
+    creds = binding.outputs["credentials"]
+    data = only(result, SECRET).plain_inputs["stringData"]
+    assert data == {
+        "clientid": creds["clientid"],
+        "clientsecret": creds["clientsecret"],
+        "sm_url": creds["sm_url"],
+        "tokenurl": creds["url"],
+        "tokenurlsuffix": "/oauth/token",
+    }
+    assert binding.additional_secret_outputs == ["credentials"]
+
+
+def test_x509_secret_maps_certificate_key_and_certurl() -> None:
+    result = render_values(
+        {
+            "btp-infra:namespace": "payments",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:credentialType": "x509",
+        }
+    )
+    binding = only(result, f"{DYN}ServiceBinding")
+    assert binding.plain_inputs["credentialType"] == "x509"
+    creds = binding.outputs["credentials"]
+    data = only(result, SECRET).plain_inputs["stringData"]
+    assert data["tls.crt"] == creds["certificate"]
+    assert data["tls.key"] == creds["key"]
+    assert data["tokenurl"] == creds["certurl"]
+    assert "clientsecret" not in data
+
+
+@pytest.mark.parametrize(
+    ("placement", "expected_name", "expected_ns"),
+    [
+        ("namespace", "sap-btp-service-operator", "incident"),
+        ("management", "incident-sap-btp-service-operator", "kyma-system"),
+    ],
+)
+def test_secret_placement(placement: str, expected_name: str, expected_ns: str) -> None:
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:secretPlacement": placement,
+        }
+    )
+    meta = only(result, SECRET).plain_inputs["metadata"]
+    assert (meta["name"], meta["namespace"]) == (expected_name, expected_ns)
+
+
+def test_custom_management_namespace() -> None:
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:secretPlacement": "management",
+            "btp-infra:managementNamespace": "btp-credentials",
+        }
+    )
+    meta = only(result, SECRET).plain_inputs["metadata"]
+    assert meta["namespace"] == "btp-credentials"
+
+
+def test_dependencies_order_create_and_destroy() -> None:
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    by_name = {r.name: r for r in result.resources}
+    ns, secret = by_name["incident-namespace"], by_name["incident-operator-secret"]
+    binding, instance = by_name["incident-operator-access-binding"], by_name["incident-operator-access"]
+    access = by_name["incident-sm-access"]
+    operator_ent = by_name["incident-entitlement-service-manager-service-operator-access"]
+    # The Secret depends on the namespace and the binding: created after both, destroyed before both.
+    assert ns.urn in secret.dependencies and binding.urn in secret.dependencies
+    # The namespace waits for the credentials (no window for the silent fallback).
+    assert binding.urn in ns.dependencies
+    assert instance.urn in binding.dependencies
+    assert operator_ent.urn in instance.dependencies and access.urn in instance.dependencies
+    assert operator_ent.urn in access.dependencies
+
+
+def test_every_kubernetes_resource_uses_the_explicit_provider() -> None:
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:kubeContext": "shoot--kyma--c-123",
+            "btp-infra:kubeconfig": "/home/ci/.kube/kyma.yaml",
+            "btp-infra:networkPolicy": "default-deny",
+            "btp-infra:mtls": True,
+            "btp-infra:quota": {"requests.cpu": "4", "limits.memory": "16Gi"},
+        }
+    )
+    provider = only(result, "pulumi:providers:kubernetes")
+    assert provider.plain_inputs["context"] == "shoot--kyma--c-123"
+    assert is_secret_envelope(provider.inputs["kubeconfig"])
+    k8s = [r for r in result.resources if r.type.startswith("kubernetes:")]
+    assert len(k8s) > 5
+    assert all(r.provider.startswith(provider.urn) for r in k8s), [r.name for r in k8s if not r.provider]
+
+
+def test_guardrails_follow_the_config() -> None:
+    plain = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    assert not [r for r in plain.resources if "NetworkPolicy" in r.type or "Quota" in r.type]
+    guarded = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:networkPolicy": "default-deny",
+            "btp-infra:mtls": True,
+            "btp-infra:quota": {"requests.cpu": "4", "pods": "20"},
+            "btp-infra:limitRange": {"default": {"cpu": "500m"}, "defaultRequest": {"cpu": "100m"}},
+        }
+    )
+    quota = only(guarded, "kubernetes:core/v1:ResourceQuota")
+    assert quota.plain_inputs["spec"]["hard"] == {"requests.cpu": "4", "pods": "20"}
+    assert quota.plain_inputs["metadata"]["namespace"] == "incident"
+    limits = only(guarded, "kubernetes:core/v1:LimitRange").plain_inputs["spec"]["limits"][0]
+    assert limits["type"] == "Container" and limits["default"] == {"cpu": "500m"}
+    policies = {
+        r.plain_inputs["metadata"]["name"]: r.plain_inputs["spec"]
+        for r in guarded.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    }
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert "allow-dns-egress" in policies and "allow-istio-system" in policies
+    peer = only(guarded, "kubernetes:security.istio.io/v1:PeerAuthentication")
+    assert peer.plain_inputs["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert peer.plain_inputs["metadata"]["namespace"] == "incident"
+
+
+def test_providers_pickle_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_value = "cis-secret-value-that-must-not-be-pickled"
+    monkeypatch.setenv("BTP_CIS_SERVICE_KEY", json.dumps({"uaa": {"clientsecret": secret_value}}))
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    dynamic = [r for r in result.resources if r.type.startswith(DYN)]
+    assert len(dynamic) == 5  # check, one entitlement, access, instance, binding
+    for resource in dynamic:
+        envelope = resource.inputs["__provider"]
+        assert is_secret_envelope(envelope), "the serialized provider is a secret in state"
+        blob = base64.b64decode(unwrap_secrets(envelope))
+        assert secret_value.encode() not in blob
+        provider = dill.loads(blob)
+        assert type(provider).__module__.startswith("btp_infra.providers.")
+        assert provider.__getstate__() == {}
+        assert len(blob) < 2000, "pickled by reference, not by value"
+
+
+def test_resource_types_are_distinct_tokens() -> None:
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    tokens = {r.type for r in result.resources if r.type.startswith(DYN)}
+    assert tokens == {
+        f"{DYN}SubaccountCheck",
+        f"{DYN}SubaccountEntitlement",
+        f"{DYN}ServiceManagerAccess",
+        f"{DYN}ServiceInstance",
+        f"{DYN}ServiceBinding",
+    }
+    assert only(result, "btp-infra:index:TenantNamespace").custom is False
+    children = [
+        r
+        for r in result.resources
+        if r.type != "btp-infra:index:TenantNamespace" and r.type != "pulumi:providers:kubernetes"
+    ]
+    component = only(result, "btp-infra:index:TenantNamespace")
+    assert all(r.parent == component.urn for r in children)
+
+
+BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("missing namespace", {"btp-infra:subaccountId": GUID}, ["btp-infra:namespace"]),
+    ("missing subaccount", {"btp-infra:namespace": "incident"}, ["btp-infra:subaccountId"]),
+    ("uppercase namespace", {"btp-infra:namespace": "Incident"}, ["btp-infra:namespace", "Incident"]),
+    ("kube-system", {"btp-infra:namespace": "kube-system"}, ["btp-infra:namespace", "kube-system"]),
+    ("kyma-system", {"btp-infra:namespace": "kyma-system"}, ["kyma-system"]),
+    ("istio-system", {"btp-infra:namespace": "istio-system"}, ["istio-system"]),
+    ("default", {"btp-infra:namespace": "default"}, ["default"]),
+    ("too long namespace", {"btp-infra:namespace": "a" * 64}, ["btp-infra:namespace"]),
+    ("underscore namespace", {"btp-infra:namespace": "my_app"}, ["my_app"]),
+    ("bad guid", {"btp-infra:subaccountId": "not-a-guid"}, ["btp-infra:subaccountId", "not-a-guid"]),
+    ("short guid", {"btp-infra:subaccountId": GUID[:-1]}, ["btp-infra:subaccountId"]),
+    ("credential type", {"btp-infra:credentialType": "password"}, ["btp-infra:credentialType", "password"]),
+    ("placement", {"btp-infra:secretPlacement": "cluster"}, ["btp-infra:secretPlacement", "cluster"]),
+    ("network policy", {"btp-infra:networkPolicy": "allow-all"}, ["btp-infra:networkPolicy", "allow-all"]),
+    ("mtls not bool", {"btp-infra:mtls": "yes-please"}, ["btp-infra:mtls"]),
+    ("protect not bool", {"btp-infra:protect": "sometimes"}, ["btp-infra:protect"]),
+    (
+        "amount on a no-quota plan",
+        {"btp-infra:entitlements": [{"service": "destination", "plan": "lite", "amount": 2}]},
+        ["entitlements[0].amount"],
+    ),
+    (
+        "amount zero",
+        {"btp-infra:entitlements": [{"service": "hana-cloud", "plan": "hana", "amount": 0}]},
+        ["entitlements[0].amount"],
+    ),
+    (
+        "duplicate entitlement",
+        {
+            "btp-infra:entitlements": [
+                {"service": "hana-cloud", "plan": "hana"},
+                {"service": "hana-cloud", "plan": "hana"},
+            ]
+        },
+        ["btp-infra:entitlements"],
+    ),
+    ("entitlements not a list", {"btp-infra:entitlements": {"service": "x"}}, ["btp-infra:entitlements"]),
+    ("bad quota quantity", {"btp-infra:quota": {"requests.cpu": "four"}}, ["btp-infra:quota", "four"]),
+    (
+        "reserved label",
+        {"btp-infra:labels": {"istio-injection": "disabled"}},
+        ["btp-infra:labels", "istio-injection"],
+    ),
+    ("typo key", {"btp-infra:namesapce": "incident"}, ["btp-infra:namesapce", "namespace"]),
+    ("bad timeout", {"btp-infra:timeouts": {"instance": "forever"}}, ["btp-infra:timeouts", "forever"]),
+    ("region format", {"btp-infra:region": "EU 10"}, ["btp-infra:region"]),
+]
+
+
+@pytest.mark.parametrize(("case", "override", "expected"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_invalid_config_fails_before_any_resource(
+    case: str, override: dict[str, Any], expected: list[str]
+) -> None:
+    values: dict[str, Any] = {"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID}
+    values.update(override)
+    if case == "missing namespace":
+        values.pop("btp-infra:namespace")
+    if case == "missing subaccount":
+        values.pop("btp-infra:subaccountId")
+    result = render_values(values, stack="broken")
+    assert isinstance(result.error, ConfigError), result.error
+    message = str(result.error)
+    assert "stacks/Pulumi.broken.yaml" in message
+    for fragment in expected:
+        assert fragment in message
+    assert result.resources == [], "nothing may be registered for invalid config"
+
+
+def test_cis_key_in_config_never_reaches_inputs_or_messages() -> None:
+    secret_value = "super-secret-cis-value"
+    values = {
+        "btp-infra:namespace": "kube-system",
+        "btp-infra:subaccountId": GUID,
+        "btp-infra:cisServiceKey": json.dumps({"uaa": {"clientsecret": secret_value}}),
+    }
+    failed = render_values(values)
+    assert secret_value not in str(failed.error)
+    values["btp-infra:namespace"] = "incident"
+    ok = render_values(values)
+    assert ok.error is None
+    assert secret_value not in json.dumps([r.inputs for r in ok.resources], default=str)
