@@ -6,6 +6,7 @@ Run by ``__main__.py`` at the project root (``pulumi up -s <tenant>``) and, unde
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pulumi
@@ -33,6 +34,8 @@ def load_config() -> TenantConfig:
 def kubernetes_provider(config: TenantConfig) -> k8s.Provider:
     """The explicit Kubernetes provider: the stack's kubeconfig/context when it names them."""
     kubeconfig = config.kubeconfig_value
+    if kubeconfig and "\n" not in kubeconfig:
+        kubeconfig = os.path.expanduser(kubeconfig)  # a path: resolve "~" here, where the user wrote it
     return k8s.Provider(
         "kubernetes",
         kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig else None,
