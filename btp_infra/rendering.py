@@ -9,6 +9,7 @@ production mapping code, exactly as ``pulumi up`` would build it.
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ PROVIDER_KEY = "__provider"
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = rpc._special_secret_sig  # marks a secret envelope
 PLACEHOLDER_SECRET = "(computed secret)"
+
+#: ``pulumi.dynamic``'s ``serialize_provider`` wraps ``pickle._Pickler._batch_setitems`` on every call and
+#: never restores it, so the wrapper chain grows by one per dynamic resource: after ~1000 of them in one
+#: process (about 175 tenant stacks) pickling a provider raises RecursionError. Each render starts afresh.
+_PICKLER_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 
 
 def is_secret_envelope(value: Any) -> bool:
@@ -202,6 +208,7 @@ def render(
     mocks: pulumi_mocks.Mocks | None = None,
 ) -> RenderResult:
     """Run ``program`` for ``stack`` with ``config`` (engine form: ``btp-infra:key`` → string) under mocks."""
+    pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks or GraphMocks())

@@ -1,0 +1,360 @@
+"""``btp-infra plan``: shipped stacks pass, broken stacks fail with the expected rules and exit codes, the
+JSON schema is stable, and no secret ever reaches the output."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from click.testing import CliRunner
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi_policy import ResourceValidationPolicy
+
+from btp_infra import plan as planning
+from btp_infra.cli import main as cli
+from btp_infra.config import discover_stacks
+from btp_infra.operator_secret import SECRET_LABELS
+from btp_infra.policy.analyzer import PackAnalyzer
+from btp_infra.program import load_config
+from btp_infra.program import main as tenant_program
+from btp_infra.providers import ServiceInstance, SubaccountCheckProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "plan"
+DOC = ROOT / "docs" / "plan-json.md"
+
+LEAKY_VALUES = ("PLAINTEXT-CIS-SECRET-7d1f0c9e", "sb-cis-leaky-clientid")
+KUBE_TOKEN = "KUBE-TOKEN-PLAINTEXT-4b2e9a"
+GRAPH_SECRET = "graph-secret-value-93ac1f"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["plan", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def run_json(*args: str) -> tuple[int, dict[str, Any]]:
+    code, output = run_cli("--json", *args)
+    return code, json.loads(output)
+
+
+def stack(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in data["stacks"] if s["stack"] == name)
+
+
+def policies_of(entry: dict[str, Any], level: str | None = None) -> set[str]:
+    return {v["policy"] for v in entry["violations"] if level is None or v["enforcementLevel"] == level}
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Shipped stacks
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_every_shipped_stack_passes() -> None:
+    shipped = discover_stacks(ROOT / "stacks")
+    assert shipped, "the repository ships example stacks"
+    code, data = run_json("--all", "--stacks-dir", str(ROOT / "stacks"))
+    assert code == 0
+    assert [s["file"] for s in data["stacks"]] == [str(p) for p in shipped]
+    for entry in data["stacks"]:
+        assert entry["status"] in ("passed", "advisory"), entry
+        assert not policies_of(entry, "mandatory")
+        assert entry["resources"], "the stack was rendered"
+    assert data["summary"]["exitCode"] == 0
+
+
+def test_shipped_stacks_human_output() -> None:
+    code, output = run_cli("--stacks-dir", str(ROOT / "stacks"))
+    assert code == 0
+    assert "== example (" in output and "kubernetes:core/v1:Namespace" in output
+    assert "pulumi-python:dynamic/btp:ServiceBinding" in output
+    assert output.rstrip().splitlines()[-1].startswith("Plan: 2 stack(s):")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Broken stacks
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_invalid_configs_fail_without_hiding_other_stacks() -> None:
+    code, data = run_json("--stacks-dir", str(FIXTURES / "mixed"))
+    assert code == 1
+    assert [s["stack"] for s in data["stacks"]] == ["good", "invalid", "leaky"]  # stack-file order
+    assert stack(data, "good")["status"] == "passed"
+    assert stack(data, "good")["resources"]
+    invalid = stack(data, "invalid")
+    assert invalid["status"] == "invalid-config"
+    assert invalid["error"]["kind"] == "invalid-config"
+    assert "btp-infra:subaccountId" in invalid["error"]["message"]
+    assert "is a system namespace" in invalid["error"]["message"]
+    assert stack(data, "leaky")["status"] == "invalid-config"
+    assert data["summary"] == {
+        "stacks": 3,
+        "passed": 1,
+        "advisory": 0,
+        "failed": 0,
+        "invalidConfig": 2,
+        "errors": 0,
+        "mandatoryViolations": 0,
+        "advisoryViolations": 0,
+        "exitCode": 1,
+    }
+
+
+def test_same_namespace_in_two_stacks_names_both_files() -> None:
+    code, data = run_json("--stacks-dir", str(FIXTURES / "duplicates"))
+    assert code == 1
+    beta = stack(data, "beta")
+    assert beta["status"] == "failed"
+    fleet = [v for v in beta["violations"] if v["policy"] == planning.FLEET_POLICY]
+    assert len(fleet) == 2 and {v["source"] for v in fleet} == {"fleet"}
+    assert all("Pulumi.alpha.yaml" in v["message"] and "Pulumi.beta.yaml" in v["message"] for v in fleet)
+    assert stack(data, "alpha")["status"] == "advisory"
+    # Fleet checks cover the selected stacks only.
+    assert run_json("--stacks-dir", str(FIXTURES / "duplicates"), "--stack", "alpha")[0] == 0
+
+
+def test_policy_config_decides_what_fails() -> None:
+    policy = FIXTURES / "policy"
+    code, data = run_json("--stacks-dir", str(policy))
+    assert (
+        code == 1
+    )  # the Secret sits in btp-operator, which the policy does not know as a management namespace
+    assert policies_of(stack(data, "hana"), "mandatory") == {
+        "btp-tenant-operator-secret",
+        "btp-tenant-operator-secret-present",
+    }
+    code, data = run_json(
+        "--stacks-dir", str(policy), "--policy-config", str(policy / "moved-management.json")
+    )
+    assert code == 0
+    assert stack(data, "hana")["status"] == "advisory"
+    assert policies_of(stack(data, "hana")) == {"btp-tenant-resource-quota", "btp-tenant-limit-range"}
+    code, data = run_json("--stacks-dir", str(policy), "--policy-config", str(policy / "strict.json"))
+    assert code == 1
+    assert policies_of(stack(data, "hana"), "mandatory") == {
+        "btp-tenant-resource-quota",
+        "btp-tenant-entitlement-allowed",
+    }
+    levels = {p["name"]: p["enforcementLevel"] for p in data["policyPack"]["policies"]}
+    assert levels["btp-tenant-resource-quota"] == "mandatory"
+
+
+def broken_program() -> None:
+    """A tenant program gone wrong: bad labels, a misnamed Secret, http URLs, an unentitled instance."""
+    config = load_config()
+    provider = k8s.Provider("kubernetes")
+    opts = pulumi.ResourceOptions(provider=provider)
+    ns = config.namespace
+    k8s.core.v1.Namespace(
+        f"{ns}-namespace",
+        metadata={
+            "name": ns,
+            "labels": {"app.kubernetes.io/managed-by": "btp-infra", "btp-infra.io/tenant": ns},
+        },
+        opts=opts,
+    )
+    k8s.core.v1.Secret(
+        f"{ns}-operator-secret",
+        metadata={
+            "name": f"sap-btp-service-operator-{ns}",
+            "namespace": "kyma-system",
+            "labels": {**SECRET_LABELS, "btp-infra.io/tenant": ns},
+        },
+        string_data={
+            "clientid": "id",
+            "clientsecret": GRAPH_SECRET,
+            "sm_url": "http://sm.example.com",
+            "tokenurl": "https://auth.example.com/oauth/token",
+            "tokenurlsuffix": "/oauth/token",
+        },
+        opts=opts,
+    )
+    ServiceInstance(
+        f"{ns}-hana",
+        subaccount_id=config.subaccount_id,
+        instance_name="hana",
+        service_offering_name="hana-cloud",
+        service_plan_name="hana",
+    )
+
+
+def test_broken_graph_fails_with_the_expected_rules() -> None:
+    paths = [FIXTURES / "mixed" / "Pulumi.good.yaml"]
+    report, scrub = planning.run_plan(paths, program=broken_program)
+    assert report.exit_code == 1
+    (entry,) = report.stacks
+    assert entry.status == "failed"
+    mandatory = {v.policy for v in entry.violations if v.mandatory}
+    assert mandatory == {
+        "btp-tenant-namespace-labels",
+        "btp-tenant-operator-secret",
+        "btp-tenant-operator-secret-present",
+        "btp-tenant-entitlement-dependency",
+    }
+    messages = "\n".join(v.message for v in entry.violations)
+    assert "istio-injection is missing" in messages
+    assert "'good-tenant-sap-btp-service-operator' (prefix, not suffix)" in messages
+    assert "sm_url is not an https URL" in messages
+    assert "tokenurl already ends with /oauth/token" in messages
+    assert "ServiceInstance 'good-tenant-hana' (hana-cloud/hana) has no SubaccountEntitlement" in messages
+    secret_violation = next(v for v in entry.violations if v.policy == "btp-tenant-operator-secret")
+    assert secret_violation.resource_type == "kubernetes:core/v1:Secret"
+    for text in (planning.format_text(report, scrub), planning.format_json(report, scrub)):
+        assert GRAPH_SECRET not in text
+        assert "[secret]" in text
+
+
+def test_hundreds_of_stacks_do_not_exhaust_the_recursion_limit() -> None:
+    """pulumi.dynamic wraps pickle's ``_batch_setitems`` once more for every dynamic resource it serialises;
+    rendering starts from the original each time, so a plan of hundreds of stacks does not hit RecursionError
+    (it did after ~175 stacks). The wrapper chain of ~200 stacks is built directly here, then restored."""
+    original = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    try:
+        for _ in range(1000):
+            with contextlib.suppress(RecursionError):
+                serialize_provider(SubaccountCheckProvider())
+        report, _ = planning.run_plan([FIXTURES / "mixed" / "Pulumi.good.yaml"])
+        assert [s.status for s in report.stacks] == ["passed"], report.stacks[0].error
+    finally:
+        pickle._Pickler._batch_setitems = original  # type: ignore[attr-defined]
+
+
+def test_render_errors_are_reported_per_stack() -> None:
+    def crashing_program() -> None:
+        raise RuntimeError("program crashed")
+
+    report, _ = planning.run_plan([FIXTURES / "mixed" / "Pulumi.good.yaml"], program=crashing_program)
+    (entry,) = report.stacks
+    assert entry.status == "error" and entry.error_kind == "render-error"
+    assert "program crashed" in (entry.error or "")
+    assert report.exit_code == 1
+
+
+def test_a_crashing_policy_is_reported_for_its_stack() -> None:
+    def boom(args: Any, report: Any) -> None:
+        raise ZeroDivisionError("policy bug")
+
+    analyzer = PackAnalyzer(policies=[ResourceValidationPolicy("btp-tenant-boom", "crashes", validate=boom)])
+    entry = planning.plan_stack(
+        "good", FIXTURES / "mixed" / "Pulumi.good.yaml", analyzer, program=tenant_program
+    )
+    assert entry.status == "error" and entry.error_kind == "policy-error"
+    assert entry.error == "ZeroDivisionError: policy bug"
+    assert entry.resources, "the rendered resources are still reported"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Usage errors (exit 2)
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--stack", "nope"], "unknown stack 'nope'"),
+        (["--stack", "example", "--all"], "either --stack or --all"),
+        (
+            ["--policy-config", str(FIXTURES / "bad-config.json")],
+            "unknown policies: btp-tenant-no-such-policy",
+        ),
+        (["--policy-config", str(FIXTURES / "not-json.json")], "not valid JSON"),
+        (["--policy-config", str(FIXTURES / "missing.json")], "cannot read policy config"),
+        (["--stacks-dir", str(FIXTURES)], "no stack files"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], needle: str) -> None:
+    defaults = [] if "--stacks-dir" in args else ["--stacks-dir", str(ROOT / "stacks")]
+    code, output = run_cli(*defaults, *args)
+    assert code == 2
+    assert needle in output
+
+
+def test_stack_by_name_and_by_file() -> None:
+    code, data = run_json("--stacks-dir", str(ROOT / "stacks"), "--stack", "example")
+    assert code == 0 and [s["stack"] for s in data["stacks"]] == ["example"]
+    code, data = run_json("--stack", str(FIXTURES / "mixed" / "Pulumi.good.yaml"))
+    assert code == 0 and [s["stack"] for s in data["stacks"]] == ["good"]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# JSON schema stability
+# ------------------------------------------------------------------------------------------------------------
+
+TOP_KEYS = ["schemaVersion", "tool", "policyPack", "stacks", "summary"]
+STACK_KEYS = ["stack", "file", "status", "error", "resources", "violations"]
+RESOURCE_KEYS = ["urn", "type", "name", "protect", "properties"]
+VIOLATION_KEYS = ["policy", "enforcementLevel", "severity", "source", "message", "resource"]
+POLICY_KEYS = ["name", "type", "enforcementLevel", "severity", "description"]
+SUMMARY_KEYS = [
+    "stacks",
+    "passed",
+    "advisory",
+    "failed",
+    "invalidConfig",
+    "errors",
+    "mandatoryViolations",
+    "advisoryViolations",
+    "exitCode",
+]
+
+
+def test_json_schema_is_stable_and_documented() -> None:
+    _, data = run_json("--stacks-dir", str(FIXTURES / "duplicates"))
+    _, mixed = run_json("--stacks-dir", str(FIXTURES / "mixed"))
+    assert list(data) == TOP_KEYS
+    assert data["schemaVersion"] == planning.SCHEMA_VERSION == 1
+    assert list(data["tool"]) == ["name", "version"]
+    assert list(data["policyPack"]) == ["name", "version", "policies"]
+    assert all(list(p) == POLICY_KEYS for p in data["policyPack"]["policies"])
+    assert list(data["summary"]) == SUMMARY_KEYS
+    for entry in [*data["stacks"], *mixed["stacks"]]:
+        assert list(entry) == STACK_KEYS
+        assert entry["status"] in ("passed", "advisory", "failed", "invalid-config", "error")
+        assert entry["error"] is None or list(entry["error"]) == ["kind", "message"]
+        assert all(list(r) == RESOURCE_KEYS for r in entry["resources"])
+        for v in entry["violations"]:
+            assert list(v) == VIOLATION_KEYS
+            assert v["enforcementLevel"] in ("mandatory", "advisory")
+            assert v["source"] in ("resource", "stack", "fleet")
+            assert v["resource"] is None or list(v["resource"]) == ["urn", "type", "name"]
+    doc = DOC.read_text()
+    for key in {*TOP_KEYS, *STACK_KEYS, *RESOURCE_KEYS, *VIOLATION_KEYS, *POLICY_KEYS, *SUMMARY_KEYS}:
+        assert f"`{key}`" in doc, f"docs/plan-json.md does not document {key}"
+
+
+def test_json_is_deterministic() -> None:
+    args = ("--stacks-dir", str(ROOT / "stacks"))
+    assert run_cli("--json", *args) == run_cli("--json", *args)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Secrets never appear in the output
+# ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_no_secret_in_plan_output(as_json: bool) -> None:
+    flags = ["--json"] if as_json else []
+    _, leaky = run_cli(*flags, "--stacks-dir", str(FIXTURES / "mixed"))
+    assert "btp-infra:cisServiceKey" in leaky  # the problem is reported...
+    for value in LEAKY_VALUES:
+        assert value not in leaky  # ...without the key's values
+    code, kube = run_cli(*flags, "--stacks-dir", str(FIXTURES / "secrets"))
+    assert code == 0
+    assert KUBE_TOKEN not in kube
+    assert "[secret]" in kube  # the kubeconfig and the operator Secret's values are shown redacted
+
+
+def test_scrubber_redacts_secret_config_values_and_their_json_leaves() -> None:
+    scrub = planning.Scrubber()
+    scrub.add_stack_file(FIXTURES / "mixed" / "Pulumi.leaky.yaml")
+    text = scrub("clientsecret=PLAINTEXT-CIS-SECRET-7d1f0c9e id=sb-cis-leaky-clientid ok=visible")
+    assert text == "clientsecret=[secret] id=[secret] ok=visible"
