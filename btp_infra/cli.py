@@ -66,5 +66,85 @@ def sandbox() -> None:
     """The local BTP emulator: Accounts, Entitlements, Service Manager and OAuth on 127.0.0.1."""
 
 
+@sandbox.command("serve")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 = any free port."
+)
+@click.option(
+    "--subaccount",
+    "subaccounts",
+    multiple=True,
+    metavar="GUID",
+    help="Seed a subaccount with this GUID (repeatable; default: two sample subaccounts).",
+)
+@click.option(
+    "--key-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the cis service key here (mode 0600) instead of printing it.",
+)
+@click.option("--tls", is_flag=True, help="Also serve the x509 (mTLS) token endpoint.")
+def sandbox_serve(port: int, subaccounts: tuple[str, ...], key_out: Path | None, tls: bool) -> None:
+    """Start the emulator on 127.0.0.1 and print a matching cis service key (JSON).
+
+    Point btp-infra at it with BTP_CIS_SERVICE_KEY_FILE=<key file>; no other change is needed.
+    """
+    from btp_infra.sandbox import serve
+
+    serve(port=port, subaccounts=subaccounts, key_out=key_out, tls=tls)
+
+
+@main.group()
+def credentials() -> None:
+    """The cis service key in the system keyring (profiles), so it never sits in files or shell history."""
+
+
+@credentials.command("set")
+@click.argument("profile")
+@click.option(
+    "--file",
+    "key_file",
+    type=click.File("r"),
+    default="-",
+    show_default=True,
+    help="The cis service key JSON as downloaded from the BTP cockpit ('-' = stdin).",
+)
+def credentials_set(profile: str, key_file: click.utils.LazyFile) -> None:
+    """Validate a cis service key and store it in the keyring under PROFILE."""
+    from btp_infra.btp.errors import ServiceKeyError
+    from btp_infra.credentials import CredentialsError, store_in_keyring
+
+    try:
+        key = store_in_keyring(profile, key_file.read())
+    except (ServiceKeyError, CredentialsError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"stored the cis service key of client {key.uaa.clientid} as keyring profile {profile!r}")
+    click.echo(f"use it with: pulumi config set btp-infra:keyringProfile {profile}")
+
+
+@credentials.command("delete")
+@click.argument("profile")
+def credentials_delete(profile: str) -> None:
+    """Remove PROFILE from the keyring."""
+    from btp_infra.credentials import delete_from_keyring
+
+    if not delete_from_keyring(profile):
+        raise click.ClickException(f"no keyring profile {profile!r}")
+    click.echo(f"deleted keyring profile {profile!r}")
+
+
+@credentials.command("which")
+@click.option("--profile", help="Keyring profile to consider (as btp-infra:keyringProfile would).")
+def credentials_which(profile: str | None) -> None:
+    """Show which source the cis service key would come from (never the key itself)."""
+    from btp_infra.btp.errors import ServiceKeyError
+    from btp_infra.credentials import CredentialsError, resolve_cis_service_key
+
+    try:
+        resolved = resolve_cis_service_key(keyring_profile=profile)
+    except (ServiceKeyError, CredentialsError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{resolved.source}: client {resolved.key.uaa.clientid}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
