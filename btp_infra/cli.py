@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -108,7 +109,7 @@ def credentials() -> None:
     show_default=True,
     help="The cis service key JSON as downloaded from the BTP cockpit ('-' = stdin).",
 )
-def credentials_set(profile: str, key_file: click.utils.LazyFile) -> None:
+def credentials_set(profile: str, key_file: TextIO) -> None:
     """Validate a cis service key and store it in the keyring under PROFILE."""
     from btp_infra.btp.errors import ServiceKeyError
     from btp_infra.credentials import CredentialsError, store_in_keyring

@@ -893,7 +893,7 @@ class TenantConfig(BaseModel):
     @property
     def uses_management_namespace(self) -> bool:
         """True with ``secretPlacement: management`` (the Secret lives in the management namespace)."""
-        return self.secret_placement == "management"  # noqa: S105 - not a password
+        return self.secret_placement == "management"
 
     @property
     def secret_name(self) -> str:
@@ -903,7 +903,9 @@ class TenantConfig(BaseModel):
     @property
     def secret_namespace(self) -> str:
         """Namespace of the operator credential Secret: the tenant or the management namespace."""
-        return operator_secret.secret_namespace(self.namespace, self.secret_placement, self.management_namespace)
+        return operator_secret.secret_namespace(
+            self.namespace, self.secret_placement, self.management_namespace
+        )
 
     @property
     def instance_name(self) -> str:

@@ -82,7 +82,7 @@ class ServerError(BtpHttpError):
 
 
 class OperationFailedError(BtpError):
-    """An asynchronous operation ended in a failed state (SM ``failed``, entitlement ``PROCESSING_FAILED``)."""
+    """An asynchronous operation failed (SM ``failed``, entitlement ``PROCESSING_FAILED``)."""
 
 
 class DeadlineExceededError(BtpError):

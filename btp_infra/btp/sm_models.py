@@ -1,0 +1,144 @@
+"""Service Manager v1 data models (§B.3, §B.5) and request helpers (query literals, labels, parameters)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Secret
+
+from .keys import BindingCredentials, parse_binding_credentials
+
+__all__ = [
+    "AnyEntity",
+    "CredentialType",
+    "Entity",
+    "Labels",
+    "Operation",
+    "ServiceBinding",
+    "ServiceInstance",
+    "ServiceOffering",
+    "ServicePlan",
+    "binding_parameters",
+    "label_ops",
+    "quote",
+]
+
+Labels = Mapping[str, Sequence[str]]
+
+
+def quote(value: str) -> str:
+    """A ``fieldQuery``/``labelQuery`` string literal (§B.6): single quotes, ``'`` doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Operation(_Model):
+    """An SM operation (§B.5); ``state`` is ``in progress``, ``succeeded``, ``failed`` (or ``pending``)."""
+
+    id: str = ""
+    type: str = ""
+    state: str = ""
+    description: str | None = None
+    resource_id: str | None = None
+    resource_type: str | None = None
+    errors: Any = None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in ("in progress", "pending")
+
+    def failure_text(self) -> str | None:
+        """The broker's description of a failure, if any."""
+        errors = self.errors
+        if isinstance(errors, dict):
+            text = errors.get("description") or errors.get("message") or errors.get("error")
+            if text:
+                return str(text)
+        if isinstance(errors, list) and errors:
+            return "; ".join(str(e.get("description", e)) if isinstance(e, dict) else str(e) for e in errors)
+        return self.description
+
+
+class ServiceOffering(_Model):
+    id: str
+    name: str
+    catalog_name: str = ""
+    broker_id: str | None = None
+
+
+class ServicePlan(_Model):
+    id: str
+    name: str
+    catalog_name: str = ""
+    service_offering_id: str = ""
+
+
+class Entity(_Model):
+    """Fields shared by instances and bindings."""
+
+    id: str
+    name: str
+    ready: bool = False
+    labels: dict[str, list[str]] = Field(default_factory=dict)
+    last_operation: Operation | None = None
+
+
+class ServiceInstance(Entity):
+    service_plan_id: str = ""
+    usable: bool | None = None
+    subaccount_id: str | None = None
+    platform_id: str | None = None
+    dashboard_url: str | None = None
+
+
+class ServiceBinding(Entity):
+    service_instance_id: str = ""
+    subaccount_id: str | None = None
+    credentials: Secret[dict[str, Any]] = Field(default_factory=lambda: Secret[dict[str, Any]]({}))
+
+    def binding_credentials(self) -> BindingCredentials:
+        """The credentials as a typed model (client-secret or x509 shape)."""
+        return parse_binding_credentials(self.credentials.get_secret_value(), source=f"binding {self.name}")
+
+
+CredentialType = Literal["client-secret", "x509"]
+
+
+def binding_parameters(
+    credential_type: CredentialType, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Binding ``parameters`` for a credential type (§B.1: ``{"credential-type": "x509"}``)."""
+    params = dict(extra or {})
+    if credential_type == "x509":
+        params["credential-type"] = "x509"
+    return params
+
+
+class AnyEntity(Entity):
+    """Any SM object, when only its id and last operation matter."""
+
+
+def label_ops(
+    remove: Sequence[str] | Labels | None,
+    add: Labels | None,
+    raw: Sequence[Mapping[str, Any]] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """SM label change operations (§B.8), split into removals and additions."""
+    removes: list[dict[str, Any]] = []
+    if isinstance(remove, Mapping):
+        removes = [{"op": "remove", "key": k, "values": list(v)} for k, v in remove.items()]
+    elif remove is not None:
+        if isinstance(remove, str):
+            raise TypeError("labels_remove must be a sequence of keys, not a string")
+        removes = [{"op": "remove", "key": k} for k in remove]
+    adds = [{"op": "add", "key": k, "values": list(v)} for k, v in (add or {}).items()]
+    for op in raw or ():
+        kind = str(op.get("op", ""))
+        if not kind.startswith(("add", "remove")) or "key" not in op:
+            raise ValueError("label_ops entries need 'op' (add/remove[_values]) and 'key'")
+        (adds if kind.startswith("add") else removes).append(dict(op))
+    return removes, adds

@@ -1,0 +1,1 @@
+"""Tests of the typed BTP clients (a package, so ``tests/`` is importable: ``emulator_fixtures``)."""
