@@ -197,16 +197,6 @@ class ClientSecretBindingCredentials(_Credentials):
     def token_url(self) -> str:
         return f"{self.url}/oauth/token"
 
-    def operator_secret_data(self) -> dict[str, str]:
-        """``stringData`` of the service operator Secret (§A.2). Reveals the secret: handle with care."""
-        return {
-            "clientid": self.clientid,
-            "clientsecret": self.clientsecret.get_secret_value(),
-            "sm_url": self.sm_url,
-            "tokenurl": self.url,
-            "tokenurlsuffix": "/oauth/token",
-        }
-
 
 class X509BindingCredentials(_Credentials):
     """SM binding credentials of the x509 type (§B.1): mTLS against ``certurl``."""
@@ -226,17 +216,6 @@ class X509BindingCredentials(_Credentials):
     @property
     def token_url(self) -> str:
         return f"{self.certurl}/oauth/token"
-
-    def operator_secret_data(self) -> dict[str, str]:
-        """``stringData`` of the operator Secret for x509 (§0.5, §A.2). Reveals the key."""
-        return {
-            "clientid": self.clientid,
-            "sm_url": self.sm_url,
-            "tokenurl": self.certurl,
-            "tokenurlsuffix": "/oauth/token",
-            "tls.crt": self.certificate,
-            "tls.key": self.key.get_secret_value(),
-        }
 
 
 BindingCredentials = ClientSecretBindingCredentials | X509BindingCredentials

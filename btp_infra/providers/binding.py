@@ -109,7 +109,7 @@ class ServiceBindingProvider(BtpProvider):
 
 
 def _outputs(binding: Any) -> dict[str, Any]:
-    return {"bindingId": binding.id, "credentials": dict(binding.credentials)}
+    return {"bindingId": binding.id, "credentials": dict(binding.credentials.get_secret_value())}
 
 
 class ServiceBinding(Resource, module="btp", name="ServiceBinding"):

@@ -160,9 +160,7 @@ def test_service_manager_credentials() -> None:
 def test_binding_credentials_client_secret_shape() -> None:
     creds = parse_binding_credentials(SM, source="binding b1")
     assert isinstance(creds, ClientSecretBindingCredentials)
-    data = creds.operator_secret_data()
-    assert data["tokenurl"] == SM["url"] and data["tokenurlsuffix"] == "/oauth/token"
-    assert data["clientsecret"] == SECRET
+    assert creds.url == SM["url"] and creds.clientsecret.get_secret_value() == SECRET
     assert SECRET not in repr(creds)
 
 
@@ -179,6 +177,6 @@ def test_binding_credentials_x509_shape() -> None:
     assert isinstance(creds, X509BindingCredentials)
     assert creds.token_url == "https://sub-1.authentication.cert.eu10.hana.ondemand.com/oauth/token"
     assert "PRIVATE" not in repr(creds) and "PRIVATE" not in str(creds.model_dump())
-    assert "tls.key" in creds.operator_secret_data() and "clientsecret" not in creds.operator_secret_data()
+    assert creds.key.get_secret_value() == KEY_PEM and not hasattr(creds, "clientsecret")
     with pytest.raises(ServiceKeyError, match=r"binding b3: .*key missing"):
         parse_binding_credentials({k: v for k, v in raw.items() if k != "key"}, source="binding b3")
