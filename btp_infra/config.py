@@ -1501,19 +1501,14 @@ ENCRYPTED_PLACEHOLDER: Final = "[encrypted]"
 """Stands in for a ``secure:`` value in :func:`engine_config`: it cannot be decrypted offline."""
 
 
-def engine_config(path: str | Path) -> dict[str, str]:
-    """The config map the Pulumi engine would hand the program for this stack file: ``<ns>:<key>`` → string.
+def engine_values(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-file config values in the form the Pulumi engine hands the program: ``<ns>:<key>`` → string.
 
     Mappings and lists become JSON text, booleans ``"true"``/``"false"``, numbers their JSON text, ``null`` is
-    dropped; every namespace is kept (as the engine passes them all). ``secure:`` values cannot be decrypted
-    offline and become :data:`ENCRYPTED_PLACEHOLDER` (good for rendering under mocks, nothing else).
-    Meant for a file :func:`load_stack_file` accepted; raises :class:`ConfigError` if it cannot be read.
+    dropped. ``secure:`` values cannot be decrypted offline and become :data:`ENCRYPTED_PLACEHOLDER`.
     """
-    source = str(path)
-    document = _read_yaml(Path(path), source)
-    config = document.get("config") if isinstance(document, dict) else None
     values: dict[str, str] = {}
-    for key, value in (config if isinstance(config, dict) else {}).items():
+    for key, value in config.items():
         if value is None:
             continue
         if _is_secure(value):
@@ -1525,3 +1520,13 @@ def engine_config(path: str | Path) -> dict[str, str]:
         else:
             values[str(key)] = json.dumps(value, default=str)
     return values
+
+
+def engine_config(path: str | Path) -> dict[str, str]:
+    """:func:`engine_values` of a stack file (every namespace kept, as the engine passes them all).
+
+    Meant for a file :func:`load_stack_file` accepted; raises :class:`ConfigError` if it cannot be read.
+    """
+    document = _read_yaml(Path(path), str(path))
+    config = document.get("config") if isinstance(document, dict) else None
+    return engine_values(config if isinstance(config, dict) else {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +18,7 @@ from btp_infra.config import (
     EncryptedSecret,
     TenantConfig,
     discover_stacks,
+    engine_values,
     from_pulumi_config,
     load_fleet,
     load_stack_file,
@@ -923,15 +923,7 @@ def test_from_pulumi_config_matches_the_stack_file_loader() -> None:
     """The program (engine strings) and the offline plan (YAML) build the same model from the same stack."""
     for path in discover_stacks(ROOT):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        engine: dict[str, str | None] = {}
-        for key, value in document["config"].items():
-            if isinstance(value, bool):
-                engine[key] = "true" if value else "false"
-            elif isinstance(value, dict | list):
-                engine[key] = json.dumps(value)
-            else:
-                engine[key] = str(value)
-        from_engine = from_pulumi_config(engine, source=str(path))
+        from_engine = from_pulumi_config(engine_values(document["config"]), source=str(path))
         assert from_engine.model_dump() == load_stack_file(path).model_dump()
 
 

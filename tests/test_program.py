@@ -11,7 +11,14 @@ import dill
 import pytest
 
 from btp_infra import program, rendering
-from btp_infra.config import ConfigError, discover_stacks, load_stack_file, stack_name_of
+from btp_infra.config import (
+    ConfigError,
+    discover_stacks,
+    engine_config,
+    engine_values,
+    load_stack_file,
+    stack_name_of,
+)
 from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, TOKEN_URL_SUFFIX
 from btp_infra.rendering import RenderResult, is_secret_envelope, unwrap_secrets
 
@@ -22,29 +29,13 @@ DYN = "pulumi-python:dynamic/btp:"
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 
 
-def engine_values(config: dict[str, Any]) -> dict[str, str]:
-    """Stack-file values as the Pulumi engine passes them to the program (strings; objects as JSON)."""
-    out: dict[str, str] = {}
-    for key, value in config.items():
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, dict | list):
-            out[key] = json.dumps(value)
-        else:
-            out[key] = str(value)
-    return out
-
-
 def render_values(values: dict[str, Any], stack: str = "t") -> RenderResult:
+    """Render with stack-file style values (converted the way the engine passes them)."""
     return rendering.render(stack, engine_values(values), program.main)
 
 
 def render_file(path: Path) -> RenderResult:
-    import yaml
-
-    raw = yaml.safe_load(path.read_text())["config"]
-    plain = {k: v for k, v in raw.items() if not (isinstance(v, dict) and "secure" in v)}
-    return render_values(plain, stack=stack_name_of(path))
+    return rendering.render(stack_name_of(path), engine_config(path), program.main)
 
 
 def only(result: RenderResult, type_token: str) -> rendering.RenderedResource:

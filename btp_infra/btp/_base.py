@@ -7,8 +7,10 @@ from typing import Any, Self, TypeVar
 
 import requests
 
+from .auth import ClientCredentialsTokenSource
 from .errors import BtpError, ServerError, TransportError
 from .http import Deadline, PollPolicy, RetryPolicy, Transport, TransportStats
+from .keys import CisServiceKey
 
 DEFAULT_OPERATION_TIMEOUT = 3600.0
 """Default ``timeout`` (seconds) of long operations: far above the 10 minutes users hit with Terraform."""
@@ -49,6 +51,26 @@ class Facade:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CisFacade(Facade):
+    """A facade authenticated with the global account's cis key (basic-auth client credentials)."""
+
+    def __init__(
+        self,
+        key: CisServiceKey,
+        base_url: str,
+        *,
+        name: str,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+    ) -> None:
+        session = requests.Session()
+        tokens = ClientCredentialsTokenSource(
+            key.token_url, key.uaa.clientid, key.uaa.clientsecret, style="basic", session=session
+        )
+        transport = Transport(base_url, tokens, policy=retry_policy, session=session, name=name)
+        super().__init__(transport, poll_policy=poll_policy, session=session)
 
 
 def json_object(response: requests.Response, what: str) -> dict[str, Any]:

@@ -7,10 +7,9 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._base import DEFAULT_OPERATION_TIMEOUT, Facade, create_without_duplicates, json_object
-from .auth import ClientCredentialsTokenSource
+from ._base import DEFAULT_OPERATION_TIMEOUT, CisFacade, create_without_duplicates, json_object
 from .errors import BtpError, ConflictError, OperationFailedError
-from .http import Deadline, PollPolicy, RetryPolicy, Transport, poll
+from .http import Deadline, PollPolicy, RetryPolicy, poll
 from .keys import CisServiceKey, ServiceManagerCredentials
 
 __all__ = ["AccountsClient", "Subaccount"]
@@ -38,7 +37,7 @@ class Subaccount(BaseModel):
         return self.state == "OK"
 
 
-class AccountsClient(Facade):
+class AccountsClient(CisFacade):
     """Subaccount reads and the SM admin binding (``…/serviceManagementBinding``)."""
 
     def __init__(
@@ -48,14 +47,9 @@ class AccountsClient(Facade):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
     ) -> None:
-        session = requests.Session()
-        tokens = ClientCredentialsTokenSource(
-            key.token_url, key.uaa.clientid, key.uaa.clientsecret, style="basic", session=session
+        super().__init__(
+            key, key.accounts_service_url, name="accounts", retry_policy=retry_policy, poll_policy=poll_policy
         )
-        transport = Transport(
-            key.accounts_service_url, tokens, policy=retry_policy, session=session, name="accounts"
-        )
-        super().__init__(transport, poll_policy=poll_policy, session=session)
 
     # -- subaccounts ------
 

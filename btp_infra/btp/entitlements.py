@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from pydantic import BaseModel, ConfigDict
 
-from ._base import DEFAULT_OPERATION_TIMEOUT, Facade, json_object
-from .auth import ClientCredentialsTokenSource
+from ._base import DEFAULT_OPERATION_TIMEOUT, CisFacade, json_object
 from .errors import BtpError, ConflictError, NotFoundError, OperationFailedError
-from .http import Deadline, PollPolicy, RetryPolicy, Transport, poll
+from .http import Deadline, PollPolicy, RetryPolicy, poll
 from .keys import CisServiceKey
 
 __all__ = ["ENABLE_CATEGORIES", "EntitledPlan", "EntitlementsClient", "InvalidAmountError", "PlanAssignment"]
@@ -68,7 +66,7 @@ class PlanAssignment(BaseModel):
         return self.entity_state == "OK"
 
 
-class EntitlementsClient(Facade):
+class EntitlementsClient(CisFacade):
     """Subaccount entitlements: ``get_assignment``, ``get_plan_info``, ``assign``, ``unassign``."""
 
     def __init__(
@@ -78,14 +76,13 @@ class EntitlementsClient(Facade):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
     ) -> None:
-        session = requests.Session()
-        tokens = ClientCredentialsTokenSource(
-            key.token_url, key.uaa.clientid, key.uaa.clientsecret, style="basic", session=session
+        super().__init__(
+            key,
+            key.entitlements_service_url,
+            name="entitlements",
+            retry_policy=retry_policy,
+            poll_policy=poll_policy,
         )
-        transport = Transport(
-            key.entitlements_service_url, tokens, policy=retry_policy, session=session, name="entitlements"
-        )
-        super().__init__(transport, poll_policy=poll_policy, session=session)
 
     # -- reads ------
 
