@@ -21,6 +21,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from btp_infra.btp.sm_models import binding_parameters
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
@@ -43,14 +44,6 @@ INPUTS = (
 )
 REPLACE_ON = ("subaccountId", "serviceInstanceId", "name", "credentialType", "parameters")
 CREDENTIAL_TYPES = ("client-secret", "x509")
-
-
-def binding_parameters(credential_type: str, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Binding parameters with ``credential-type: x509`` added for x509 bindings (btp-api.md §B.1)."""
-    merged = dict(parameters or {})
-    if credential_type == "x509":
-        merged.setdefault("credential-type", "x509")
-    return merged
 
 
 class ServiceBindingProvider(BtpProvider):
