@@ -116,7 +116,9 @@ def credentials_set(profile: str, key_file: TextIO) -> None:
 
     try:
         key = store_in_keyring(profile, key_file.read())
-    except (ServiceKeyError, CredentialsError) as err:
+    except ServiceKeyError as err:  # name the file the key came from, too
+        raise click.ClickException(f"{getattr(key_file, 'name', '-')}: {err}") from None
+    except CredentialsError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"stored the cis service key of client {key.uaa.clientid} as keyring profile {profile!r}")
     click.echo(f"use it with: pulumi config set btp-infra:keyringProfile {profile}")

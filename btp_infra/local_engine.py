@@ -85,8 +85,15 @@ class LocalEngine:
                 self._providers[serialized] = found
             return found
 
+    def _new_process(self) -> None:
+        """Forget the unpickled providers: the engine starts a fresh provider process for every command, so
+        nothing a provider cached (clients, tokens, SM admin credentials) outlives one up/refresh/destroy."""
+        with self._lock:
+            self._providers = {}
+
     def up(self) -> RunResult:
         """Run the program; create, update or replace what changed; delete what is no longer declared."""
+        self._new_process()
         mocks = _ExecutingMocks(self)
         result = RunResult(render=render(self.stack, self.config, program.main, mocks=mocks))
         result.created, result.updated = mocks.created, mocks.updated
@@ -100,6 +107,7 @@ class LocalEngine:
 
     def refresh(self) -> list[str]:
         """Read every resource; drop those gone out of band. Returns the names of dropped resources."""
+        self._new_process()
         dropped: list[str] = []
         for key, entry in sorted(self.state.items(), key=lambda kv: kv[1].order):
             read = self.provider(entry.provider).read(entry.id, dict(entry.outputs))
@@ -113,6 +121,7 @@ class LocalEngine:
 
     def destroy(self) -> list[str]:
         """Delete every resource in reverse creation order (dependents first). Returns the names deleted."""
+        self._new_process()
         deleted: list[str] = []
         for entry in sorted(self.state.values(), key=lambda e: -e.order):
             self._delete(entry)

@@ -213,6 +213,15 @@ def render(
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks or GraphMocks())
     result = RenderResult(stack=stack)
+
+    def repeated_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # A failed render is reported once, in ``result.error``; the SDK leaves other futures holding the same
+        # failure, and their "exception was never retrieved" messages (at garbage collection) only repeat it.
+        if result.error is not None and "never retrieved" in str(context.get("message", "")):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(repeated_failure)
     try:
         settings.reset_options(project=PROJECT, stack=stack, preview=preview)
         set_all_config(dict(config))

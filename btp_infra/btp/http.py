@@ -233,12 +233,27 @@ def error_from_response(response: requests.Response, what: str) -> BtpHttpError:
 class _Retry(Exception):
     """Internal: a failed attempt that may be retried (``safe`` = also for non-idempotent requests)."""
 
-    def __init__(self, error: BtpError, *, safe: bool, wait: float | None = None, lock: bool = False) -> None:
+    def __init__(
+        self,
+        error: BtpError,
+        *,
+        safe: bool,
+        wait: float | None = None,
+        lock: bool = False,
+        throttled: bool = False,
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.safe = safe
         self.wait = wait
         self.lock = lock
+        self.throttled = throttled
+
+    @property
+    def until_deadline(self) -> bool:
+        """Busy (entitlement lock) or throttled (429 with a positive ``Retry-After``): the server will take
+        the request later, so it is retried until the deadline, not bounded by ``max_attempts``."""
+        return self.lock or self.throttled
 
 
 class Transport:
@@ -360,16 +375,16 @@ class Transport:
 
         def stop(state: tenacity.RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
-            # A lock (30004) only means "busy": wait for it as long as the deadline allows.
+            # A lock (30004) or a 429 only means "busy": wait for it as long as the deadline allows.
             attempts_left = state.attempt_number < self.policy.max_attempts
-            if isinstance(exc, _Retry) and exc.lock:
+            if isinstance(exc, _Retry) and exc.until_deadline:
                 attempts_left = True
             return not attempts_left or state.upcoming_sleep >= deadline.remaining()
 
         def give_up(state: tenacity.RetryCallState) -> requests.Response:
             exc = state.outcome.exception() if state.outcome else None
             assert isinstance(exc, _Retry)
-            if exc.lock or state.attempt_number < self.policy.max_attempts:
+            if exc.until_deadline or state.attempt_number < self.policy.max_attempts:
                 raise deadline.exceeded(op, exc.error) from exc.error
             raise exc.error from exc.error.__cause__
 
@@ -476,7 +491,9 @@ class Transport:
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is None:
                 wait = _parse_ratelimit_reset(response.headers.get("X-RateLimit-Reset"))
-            return _Retry(error, safe=True, wait=wait)
+            # A server that says when to come back is waited for until the deadline (a fleet behind SM's
+            # 50 creates/min can need more than max_attempts windows); a bare 429 counts as an attempt.
+            return _Retry(error, safe=True, wait=wait, throttled=wait is not None and wait > 0)
         if status in RETRYABLE_STATUSES:
             return _Retry(error, safe=False, wait=parse_retry_after(response.headers.get("Retry-After")))
         return error

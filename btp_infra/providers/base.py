@@ -9,9 +9,10 @@ work for refresh and destroy without an ``up`` first.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 from pulumi.runtime import rpc
@@ -19,12 +20,14 @@ from pulumi.runtime import rpc
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.errors import BtpError
+from btp_infra.btp.http import PollPolicy, RetryPolicy
 from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.credentials import resolve_cis_service_key
 
 PROVIDER_KEY = "__provider"
 CONFIG_CIS_KEY = "btp-infra:cisServiceKey"
 CONFIG_KEYRING_PROFILE = "btp-infra:keyringProfile"
+SM_LABEL_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def is_unknown(value: Any) -> bool:
@@ -76,6 +79,44 @@ def require_timeout(news: Mapping[str, Any], failures: list[CheckFailure]) -> No
         failures.append(CheckFailure("timeoutSeconds", f"timeoutSeconds must be > 0 seconds, got {value!r}"))
 
 
+def require_mapping(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """``news[key]`` is optional; when set it must be a mapping (e.g. SM ``parameters``)."""
+    value = news.get(key)
+    if value is None or is_unknown(value):
+        return
+    if not isinstance(value, Mapping):
+        failures.append(CheckFailure(key, f"{key} must be an object, got {type(value).__name__}"))
+
+
+def require_labels(news: Mapping[str, Any], failures: list[CheckFailure]) -> None:
+    """SM labels (btp-api.md §B.8): key ``[A-Za-z0-9._-]`` → non-empty list of unique non-empty strings."""
+    labels = news.get("labels")
+    if labels is None or is_unknown(labels):
+        return
+    if not isinstance(labels, Mapping):
+        failures.append(CheckFailure("labels", f"labels must be an object, got {type(labels).__name__}"))
+        return
+    for key, values in labels.items():
+        if not isinstance(key, str) or not SM_LABEL_KEY.fullmatch(key):
+            failures.append(
+                CheckFailure("labels", f"label key {key!r} must be 1-100 characters of [A-Za-z0-9._-]")
+            )
+        if is_unknown(values):
+            continue
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) and 0 < len(v) <= 255 for v in values)
+            or len(set(values)) != len(values)
+        ):
+            failures.append(
+                CheckFailure(
+                    "labels",
+                    f"label {key!r} needs a non-empty list of unique, non-empty strings (≤ 255 characters)",
+                )
+            )
+
+
 def check_result(news: Mapping[str, Any], failures: list[CheckFailure]) -> CheckResult:
     """Pass the inputs through (minus ``__provider``, which the server re-adds)."""
     return CheckResult({k: v for k, v in news.items() if k != PROVIDER_KEY}, failures)
@@ -85,6 +126,10 @@ class BtpProvider(ResourceProvider):
     """Base of the btp-infra providers: per-call credentials and clients, nothing pickled."""
 
     default_timeout: float = 600.0
+    #: Retry and poll policies of the clients (``None``: the clients' defaults). Class attributes, so never
+    #: pickled; tests shorten them.
+    retry_policy: ClassVar[RetryPolicy | None] = None
+    poll_policy: ClassVar[PollPolicy | None] = None
 
     def __init__(self) -> None:
         self._init_runtime()
@@ -122,14 +167,18 @@ class BtpProvider(ResourceProvider):
         """The Accounts API client (one per provider process)."""
         with self._lock:
             if self._accounts_client is None:
-                self._accounts_client = AccountsClient(self._cis_key())
+                self._accounts_client = AccountsClient(
+                    self._cis_key(), retry_policy=self.retry_policy, poll_policy=self.poll_policy
+                )
             return self._accounts_client
 
     def entitlements(self) -> EntitlementsClient:
         """The Entitlements API client (one per provider process)."""
         with self._lock:
             if self._entitlements_client is None:
-                self._entitlements_client = EntitlementsClient(self._cis_key())
+                self._entitlements_client = EntitlementsClient(
+                    self._cis_key(), retry_policy=self.retry_policy, poll_policy=self.poll_policy
+                )
             return self._entitlements_client
 
     def service_manager(self, subaccount_id: str) -> ServiceManagerClient:
@@ -145,7 +194,7 @@ class BtpProvider(ResourceProvider):
                 "(serviceManagementBinding); its ServiceManagerAccess resource must exist first",
                 status=404,
             )
-        client = ServiceManagerClient(creds)
+        client = ServiceManagerClient(creds, retry_policy=self.retry_policy, poll_policy=self.poll_policy)
         with self._lock:
             return self._sm_clients.setdefault(subaccount_id, client)
 

@@ -28,6 +28,8 @@ from btp_infra.providers.base import (
     diff_inputs,
     inputs_of,
     is_unknown,
+    require_labels,
+    require_mapping,
     require_str,
     require_timeout,
 )
@@ -62,6 +64,8 @@ class ServiceBindingProvider(BtpProvider):
                     "credentialType", f"credentialType must be one of {CREDENTIAL_TYPES}, got {ctype!r}"
                 )
             )
+        require_mapping(news, "parameters", failures)
+        require_labels(news, failures)
         require_timeout(news, failures)
         return check_result(news, failures)
 

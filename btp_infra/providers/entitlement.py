@@ -6,6 +6,7 @@ category from the Entitlements API before writing anything (btp-api.md §C.2).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pulumi
@@ -30,6 +31,8 @@ from btp_infra.providers.base import (
 )
 
 INPUTS = ("subaccountId", "serviceName", "planName", "amount", "timeoutSeconds")
+ROLLBACK_TIMEOUT = 300.0
+log = logging.getLogger(__name__)
 
 
 def entitlement_id(subaccount_id: str, service: str, plan: str) -> str:
@@ -67,10 +70,31 @@ class SubaccountEntitlementProvider(BtpProvider):
         return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId", "serviceName", "planName"))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._assign(props)
-        return CreateResult(
-            entitlement_id(props["subaccountId"], props["serviceName"], props["planName"]), outs
-        )
+        key = (props["subaccountId"], props["serviceName"], props["planName"])
+        existed = self.entitlements().get_assignment(*key) is not None
+        try:
+            outs = self._assign(props)
+        except Exception:
+            if not existed:
+                self._roll_back(props)
+            raise
+        return CreateResult(entitlement_id(*key), outs)
+
+    def _roll_back(self, props: dict[str, Any]) -> None:
+        """Undo a failed create's assignment (failed, or done but not confirmed): Pulumi records no partial
+        creates, so a destroy would never remove it. Best effort; the create's own error is what is raised."""
+        try:
+            self.entitlements().unassign(
+                props["subaccountId"], props["serviceName"], props["planName"], timeout=ROLLBACK_TIMEOUT
+            )
+        except Exception as err:
+            log.warning(
+                "could not roll back entitlement %s/%s of %s after the failed create: %s",
+                props["serviceName"],
+                props["planName"],
+                props["subaccountId"],
+                err,
+            )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._assign(news))
@@ -90,19 +114,15 @@ class SubaccountEntitlementProvider(BtpProvider):
 
     def _assign(self, props: dict[str, Any]) -> dict[str, Any]:
         amount = props.get("amount")
-        client = self.entitlements()
-        client.assign(
+        # assign() returns the settled assignment: no second read.
+        assignment = self.entitlements().assign(
             props["subaccountId"],
             props["serviceName"],
             props["planName"],
             int(amount) if amount is not None else None,
             timeout=self.timeout_of(props),
         )
-        assignment = client.get_assignment(props["subaccountId"], props["serviceName"], props["planName"])
-        outs = inputs_of(props, INPUTS)
-        if assignment is not None:
-            outs.update(_outputs(assignment))
-        return outs
+        return {**inputs_of(props, INPUTS), **_outputs(assignment)}
 
 
 def _outputs(assignment: Any) -> dict[str, Any]:

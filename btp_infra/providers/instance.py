@@ -20,13 +20,16 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from btp_infra.btp.errors import NotFoundError
+from btp_infra.btp.errors import ConflictError, NotFoundError
 from btp_infra.btp.http import Deadline, PollPolicy, poll
+from btp_infra.btp.sm_models import quote
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
     diff_inputs,
     inputs_of,
+    require_labels,
+    require_mapping,
     require_str,
     require_timeout,
 )
@@ -41,6 +44,9 @@ INPUTS = (
     "timeoutSeconds",
 )
 REPLACE_ON = ("subaccountId", "serviceOfferingName", "servicePlanName")
+#: Every SM instance and binding btp-infra creates carries this label (``TenantConfig.sm_labels``).
+MANAGED_BY_LABEL = "btp-infra.managed-by"
+MANAGED_QUERY = f"{MANAGED_BY_LABEL} eq {quote('btp-infra')}"
 PLAN_VISIBILITY_WAIT = 120.0
 
 
@@ -79,11 +85,18 @@ class ServiceInstanceProvider(BtpProvider):
         failures: list[CheckFailure] = []
         for key in ("subaccountId", "name", "serviceOfferingName", "servicePlanName"):
             require_str(news, key, failures)
+        require_mapping(news, "parameters", failures)
+        require_labels(news, failures)
         require_timeout(news, failures)
         return check_result(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON)
+        # Same name in the same subaccount → the old instance must go first: create adopts by name and would
+        # find it (with the old plan: ConflictError).
+        same_place = olds.get("name") == news.get("name") and olds.get("subaccountId") == news.get(
+            "subaccountId"
+        )
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_place)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         sm = self.service_manager(props["subaccountId"])
@@ -99,7 +112,7 @@ class ServiceInstanceProvider(BtpProvider):
         plan = poll(
             lookup,
             done=lambda found: found is not None,
-            policy=PollPolicy(),
+            policy=self.poll_policy or PollPolicy(),
             deadline=Deadline(min(PLAN_VISIBILITY_WAIT, deadline.remaining())),
             what=f"plan {props['serviceOfferingName']}/{props['servicePlanName']} to become visible",
         )
@@ -132,7 +145,17 @@ class ServiceInstanceProvider(BtpProvider):
         return ReadResult(id_, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.service_manager(props["subaccountId"]).delete_instance(id_, timeout=self.timeout_of(props))
+        sm, timeout = self.service_manager(props["subaccountId"]), self.timeout_of(props)
+        try:
+            sm.delete_instance(id_, timeout=timeout)
+        except ConflictError:
+            # Bindings still on it: a binding create that failed after SM accepted it is owned by no resource
+            # (Pulumi records no partial creates). Remove btp-infra's own, then delete once more; anyone
+            # else's binding still blocks, with SM's message.
+            query = f"service_instance_id eq {quote(id_)}"
+            for binding in sm.list_bindings(field_query=query, label_query=MANAGED_QUERY):
+                sm.delete_binding(binding.id, timeout=timeout)
+            sm.delete_instance(id_, timeout=timeout)
 
 
 def _outputs(instance: Any) -> dict[str, Any]:

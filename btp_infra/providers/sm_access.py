@@ -20,6 +20,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from btp_infra.btp.errors import BtpError
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
@@ -28,6 +29,7 @@ from btp_infra.providers.base import (
     require_str,
     require_timeout,
 )
+from btp_infra.providers.instance import MANAGED_QUERY
 
 INPUTS = ("subaccountId", "timeoutSeconds")
 
@@ -52,7 +54,7 @@ class ServiceManagerAccessProvider(BtpProvider):
             **inputs_of(props, INPUTS),
             "smUrl": creds.sm_url,
             "clientId": creds.clientid,
-            "adopted": not created,
+            "created": created,
         }
         return CreateResult(guid, outs)
 
@@ -65,8 +67,25 @@ class ServiceManagerAccessProvider(BtpProvider):
             return ReadResult("", {})
         return ReadResult(id_, {**props, "smUrl": creds.sm_url, "clientId": creds.clientid})
 
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self._sweep(id_, self.timeout_of(props))
         self.accounts().delete_service_management_binding(id_)
+
+    def _sweep(self, guid: str, timeout: float) -> None:
+        """Deplete, then delete: remove the SM bindings and instances btp-infra labelled in this subaccount
+        that no resource owns any more. A create that fails after SM accepted it (lost poll, failed
+        operation) leaves one behind, and Pulumi records no partial creates, so destroy would orphan it.
+        One subaccount belongs to one tenant stack, so every such object is this stack's."""
+        try:
+            sm = self.service_manager(guid)
+        except BtpError as err:
+            if err.status == 404:  # no admin binding: nothing reachable to sweep
+                return
+            raise
+        for binding in sm.list_bindings(label_query=MANAGED_QUERY):
+            sm.delete_binding(binding.id, timeout=timeout)
+        for instance in sm.list_instances(label_query=MANAGED_QUERY):
+            sm.delete_instance(instance.id, timeout=timeout)
 
 
 class ServiceManagerAccess(Resource, module="btp", name="ServiceManagerAccess"):
@@ -88,6 +107,6 @@ class ServiceManagerAccess(Resource, module="btp", name="ServiceManagerAccess"):
             "timeoutSeconds": timeout_seconds,
             "smUrl": None,
             "clientId": None,
-            "adopted": None,
+            "created": None,
         }
         super().__init__(ServiceManagerAccessProvider(), name, props, opts)

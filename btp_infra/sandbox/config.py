@@ -59,12 +59,17 @@ class Latencies(_Model):
 
 
 class RateLimit(_Model):
-    """At most ``limit`` calls of ``method route`` per client within a sliding ``window`` (seconds)."""
+    """At most ``limit`` calls of ``method route`` per client within a sliding ``window`` (seconds).
+
+    ``per="all"`` counts the calls of every client together (as if one caller made them all: the worst case
+    for a fleet, since SAP limits per caller and each subaccount's SM credentials are another caller).
+    """
 
     method: str
     route: str
     limit: int = Field(ge=1)
     window: float = Field(default=60.0, gt=0)
+    per: Literal["client", "all"] = "client"
 
 
 def _uuid(name: str) -> str:

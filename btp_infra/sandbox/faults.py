@@ -120,10 +120,12 @@ class FaultBook:
 
 
 class RateLimiter:
-    """Sliding-window limits per client and route (``RateLimit`` rules)."""
+    """Sliding-window limits per client (or of all clients together: ``per="all"``) and route."""
 
-    def __init__(self, rules: Sequence[tuple[str, str, int, float]], now: Callable[[], float]) -> None:
-        self._rules = [(m.upper(), normalize_route(r), limit, window) for m, r, limit, window in rules]
+    def __init__(self, rules: Sequence[tuple[str, str, int, float, str]], now: Callable[[], float]) -> None:
+        self._rules = [
+            (m.upper(), normalize_route(r), limit, window, per) for m, r, limit, window, per in rules
+        ]
         self._now = now
         self._lock = threading.Lock()
         self._hits: dict[tuple[int, str], deque[float]] = {}
@@ -139,10 +141,10 @@ class RateLimiter:
         route = normalize_route(template)
         now = self._now()
         with self._lock:
-            for index, (rule_method, rule_route, limit, window) in enumerate(self._rules):
+            for index, (rule_method, rule_route, limit, window, per) in enumerate(self._rules):
                 if rule_method != method or rule_route != route:
                     continue
-                hits = self._hits.setdefault((index, client_id), deque())
+                hits = self._hits.setdefault((index, "*" if per == "all" else client_id), deque())
                 while hits and hits[0] <= now - window:
                     hits.popleft()
                 if len(hits) >= limit:

@@ -83,7 +83,7 @@ class Runtime:
         self.store = Store(config, self.clock, self.urls)
         self.faults = FaultBook()
         self.rate_limiter = RateLimiter(
-            [(r.method, r.route, r.limit, r.window) for r in config.rate_limits], self.clock.now
+            [(r.method, r.route, r.limit, r.window, r.per) for r in config.rate_limits], self.clock.now
         )
         self.calls = CallLog(self.clock)
         self.ca = CertificateAuthority()

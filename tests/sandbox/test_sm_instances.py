@@ -25,7 +25,12 @@ def plan_id(api: Api, creds: dict[str, Any]) -> str:
     return str(api.sm(creds, "GET", "/v1/service_plans", params=query).json()["items"][0]["id"])
 
 
-def test_async_create_by_names_returns_202_and_an_operation(api: Api, creds: dict[str, Any]) -> None:
+def test_async_create_by_names_returns_202_and_an_operation(
+    api: Api, sb: SandboxServer, creds: dict[str, Any]
+) -> None:
+    # The operation lasts a minute of emulator time, so it is surely "in progress" when first read however
+    # slowly this test runs; advancing the emulator's clock then finishes it.
+    sb.set_latencies(instance=60)
     body = {"name": "a", "service_offering_name": OPERATOR[0], "service_plan_name": OPERATOR[1]}
     reply = api.sm(creds, "POST", INSTANCES, json=body)  # async omitted: SAP's default is TRUE
     assert reply.status_code == 202
@@ -39,6 +44,7 @@ def test_async_create_by_names_returns_202_and_an_operation(api: Api, creds: dic
         "create",
         instance_id,
     )
+    sb.advance_clock(60)
     op = api.operation(creds, location)
     assert op["state"] == "succeeded"
     instance = api.sm(creds, "GET", f"{INSTANCES}/{instance_id}").json()

@@ -1,0 +1,62 @@
+"""Fixtures of the provider tests: one emulator per module (reset before each test), the cis key in the
+environment, short client policies for providers run in this process, and an operator with their own clients
+for setting the scene and for out-of-band changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from emulator_fixtures import FAST, sandbox_seeds
+
+from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
+from btp_infra.providers.base import BtpProvider
+from btp_infra.sandbox import SandboxConfig, SandboxServer
+
+from .support import FAST_POLL, FAST_RETRY, Operator
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(subaccounts=sandbox_seeds(), latencies=FAST, tls=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def sb(shared_sandbox: SandboxServer) -> SandboxServer:
+    """The module's emulator, reset to its initial state (objects, tokens, faults, latencies, call log)."""
+    shared_sandbox.reset()
+    return shared_sandbox
+
+
+@pytest.fixture
+def no_cis_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cis key source in the environment."""
+    for name in (ENV_KEY, ENV_KEY_FILE, ENV_PROFILE):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def cis_env(sb: SandboxServer, no_cis_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``BTP_CIS_SERVICE_KEY`` = the emulator's cis key JSON (returned)."""
+    raw = json.dumps(sb.cis_service_key())
+    monkeypatch.setenv(ENV_KEY, raw)
+    return raw
+
+
+@pytest.fixture
+def fast_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short poll intervals and backoffs for providers run in this process (waits stay real)."""
+    monkeypatch.setattr(BtpProvider, "retry_policy", FAST_RETRY)
+    monkeypatch.setattr(BtpProvider, "poll_policy", FAST_POLL)
+
+
+@pytest.fixture
+def operator(sb: SandboxServer) -> Iterator[Operator]:
+    op = Operator(sb)
+    try:
+        yield op
+    finally:
+        op.close()
