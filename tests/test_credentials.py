@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +42,6 @@ def cis_key(client_id: str) -> dict[str, Any]:
             "url": "https://my-ga.authentication.eu10.hana.ondemand.com",
         },
     }
-
-
-@pytest.fixture
-def kr(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend (keyrings.alt plaintext file) in tmp_path, restored afterwards."""
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dill
-import keyring
 import pytest
 from dynamic_host import serialized
 from emulator_fixtures import SUBACCOUNT_1
@@ -45,19 +43,6 @@ def configured(provider: BtpProvider, config: dict[str, str]) -> BtpProvider:
 def cis_client_ids(sb: SandboxServer) -> set[str]:
     """Clients that called the Accounts API."""
     return {str(c["client_id"]) for c in sb.calls() if str(c["route"]).startswith("/accounts-service/")}
-
-
-@pytest.fixture
-def kr(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend (keyrings.alt plaintext file) in tmp_path, restored afterwards."""
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def check_subaccount(provider: BtpProvider, sb: SandboxServer) -> None:

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
 from click.testing import CliRunner, Result
 from emulator_fixtures import SUBACCOUNT_2
@@ -53,19 +52,6 @@ def shared_sandbox() -> Iterator[SandboxServer]:
 @pytest.fixture
 def tls_trust(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", sandbox.ca_path)
-
-
-@pytest.fixture
-def kr(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend in tmp_path (restored afterwards)."""
-    previous = keyring.get_keyring()
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def secrets_of(sandbox: SandboxServer) -> list[str]:
