@@ -82,6 +82,9 @@ SYSTEM_NAMESPACES: Final = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", "kyma-system", "istio-system"}
 )
 DEFAULT_MANAGEMENT_NAMESPACE: Final = "kyma-system"
+#: Labels on every SM instance and binding btp-infra creates (SM label keys allow ``[A-Za-z0-9._-]`` only).
+SM_MANAGED_BY_LABEL: Final = "btp-infra.managed-by"
+SM_TENANT_LABEL: Final = "btp-infra.tenant"
 """The operator's credential secret name in the tenant namespace (btp-api.md §A.1 step 1)."""
 
 SECRET_KEYS: Final = frozenset({"cisServiceKey", "kubeconfig"})
@@ -932,7 +935,7 @@ class TenantConfig(BaseModel):
     @property
     def sm_labels(self) -> dict[str, list[str]]:
         """Labels put on the Service Manager instance and binding (SM label keys allow ``[A-Za-z0-9._-]``)."""
-        return {"btp-infra.managed-by": ["btp-infra"], "btp-infra.tenant": [self.namespace]}
+        return {SM_MANAGED_BY_LABEL: [PROJECT], SM_TENANT_LABEL: [self.namespace]}
 
     @property
     def all_entitlements(self) -> list[EntitlementSpec]:

@@ -33,7 +33,7 @@ from btp_infra.providers.base import (
     require_str,
     require_timeout,
 )
-from btp_infra.providers.instance import label_ops, managed_labels
+from btp_infra.providers.instance import label_changes, managed_labels
 
 INPUTS = (
     "subaccountId",
@@ -87,7 +87,7 @@ class ServiceBindingProvider(BtpProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         sm = self.service_manager(news["subaccountId"])
-        ops = label_ops(olds.get("labels"), news.get("labels"))
+        ops = label_changes(olds.get("labels"), news.get("labels"))
         binding = sm.update_binding(id_, label_ops=ops) if ops else sm.get_binding(id_)
         outs = {**olds, **inputs_of(news, INPUTS)}
         if binding is not None:

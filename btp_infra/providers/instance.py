@@ -23,6 +23,7 @@ from pulumi.dynamic import (
 from btp_infra.btp.errors import ConflictError, NotFoundError
 from btp_infra.btp.http import Deadline, PollPolicy, poll
 from btp_infra.btp.sm_models import quote
+from btp_infra.config import PROJECT, SM_MANAGED_BY_LABEL
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
@@ -45,12 +46,11 @@ INPUTS = (
 )
 REPLACE_ON = ("subaccountId", "serviceOfferingName", "servicePlanName")
 #: Every SM instance and binding btp-infra creates carries this label (``TenantConfig.sm_labels``).
-MANAGED_BY_LABEL = "btp-infra.managed-by"
-MANAGED_QUERY = f"{MANAGED_BY_LABEL} eq {quote('btp-infra')}"
+MANAGED_QUERY = f"{SM_MANAGED_BY_LABEL} eq {quote(PROJECT)}"
 PLAN_VISIBILITY_WAIT = 120.0
 
 
-def label_ops(
+def label_changes(
     old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]] | None
 ) -> list[dict[str, Any]]:
     """SM PATCH label operations turning ``old`` into ``new`` (btp-api.md §B.8)."""
@@ -131,7 +131,7 @@ class ServiceInstanceProvider(BtpProvider):
             id_,
             name=news["name"] if news["name"] != olds.get("name") else None,
             parameters=news.get("parameters") if news.get("parameters") != olds.get("parameters") else None,
-            label_ops=label_ops(olds.get("labels"), news.get("labels")) or None,
+            label_ops=label_changes(olds.get("labels"), news.get("labels")) or None,
             timeout=self.timeout_of(news),
         )
         return UpdateResult({**inputs_of(news, INPUTS), **_outputs(instance)})
