@@ -43,7 +43,7 @@ from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.http import PollPolicy
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.btp.service_manager import ServiceManagerClient
-from btp_infra.local_engine import LocalEngine
+from btp_infra.local_engine import LocalEngine, StateEntry
 from btp_infra.sandbox import SandboxConfig
 
 from ._support import (
@@ -179,10 +179,12 @@ class TimedEngine(LocalEngine):
         super().__init__(stack, config)
         self.step_seconds: dict[str, float] = {}
 
-    def step(self, type_: str, name: str, raw_inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
+    def step(
+        self, type_: str, name: str, raw_inputs: Mapping[str, Any], previous: StateEntry | None
+    ) -> tuple[str, dict[str, Any], str]:
         started = time.perf_counter()
         try:
-            return super().step(type_, name, raw_inputs)
+            return super().step(type_, name, raw_inputs, previous)
         finally:
             self.step_seconds[type_.rsplit(":", 1)[-1]] = time.perf_counter() - started
 

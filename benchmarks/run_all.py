@@ -1,6 +1,6 @@
 """Run every benchmark and rewrite its generated block in ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks.run_all                 # all four (about 3-4 minutes), RESULTS.md rewritten
+    python -m benchmarks.run_all                 # all five (about 9 minutes), RESULTS.md rewritten
     python -m benchmarks.run_all --only fleet    # some of them
     python -m benchmarks.run_all --quick         # small sizes, printed only (RESULTS.md untouched)
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import api_economy, critical_path, fleet, plan_scale
+from . import api_economy, critical_path, fleet, plan_scale, reliability
 from ._support import machine, today
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -142,11 +142,22 @@ def _fleet(quick: bool) -> Section:
     )
 
 
+def _reliability(quick: bool) -> Section:
+    counts = reliability.run()
+    return Section(
+        "reliability",
+        "Reliability: scenarios, bad inputs, hostile responses; objects lost or leaked",
+        reliability.markdown(counts, "python -m benchmarks.reliability"),
+        counts.ok,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "critical_path": _critical_path,
     "api_economy": _api_economy,
     "plan_scale": _plan_scale,
     "fleet": _fleet,
+    "reliability": _reliability,
 }
 
 

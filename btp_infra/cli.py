@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
 
 import click
 
@@ -81,17 +80,24 @@ def sandbox() -> None:
 @click.option(
     "--key-out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the cis service key here (mode 0600) instead of printing it.",
+    help="Write the cis service key here (mode 0600; not through a symlink) instead of printing it.",
 )
 @click.option("--tls", is_flag=True, help="Also serve the x509 (mTLS) token endpoint.")
 def sandbox_serve(port: int, subaccounts: tuple[str, ...], key_out: Path | None, tls: bool) -> None:
     """Start the emulator on 127.0.0.1 and print a matching cis service key (JSON).
 
-    Point btp-infra at it with BTP_CIS_SERVICE_KEY_FILE=<key file>; no other change is needed.
+    Point btp-infra at it with BTP_CIS_SERVICE_KEY_FILE=<key file>; no other change is needed. Stops on
+    Ctrl-C, SIGTERM or SIGHUP and removes its temporary CA and TLS key files.
     """
     from btp_infra.sandbox import serve
+    from btp_infra.sandbox.server import KeyFileError
 
-    serve(port=port, subaccounts=subaccounts, key_out=key_out, tls=tls)
+    try:
+        serve(port=port, subaccounts=subaccounts, key_out=key_out, tls=tls)
+    except KeyFileError as err:
+        raise click.ClickException(str(err.strerror or err)) from None
+    except OSError as err:  # e.g. the port is in use
+        raise click.ClickException(f"cannot start the sandbox: {err.strerror or err}") from None
 
 
 @main.group()
@@ -99,25 +105,44 @@ def credentials() -> None:
     """The cis service key in the system keyring (profiles), so it never sits in files or shell history."""
 
 
+def _read_key_input(key_file: str) -> tuple[bytes, str]:
+    """The bytes of ``--file`` (a regular file, or ``-`` = stdin) and its name for messages; at most
+    64 KiB (:data:`btp_infra.limits.MAX_KEY_BYTES`), so a FIFO, a device or an endless stdin cannot block or
+    exhaust memory. UTF-8 is checked by the key parser."""
+    from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, format_size, read_regular_file, read_stream
+
+    name = "stdin" if key_file == "-" else key_file
+    valid = f"the key's JSON file: a regular file or stdin, at most {format_size(MAX_KEY_BYTES)}"
+    try:
+        if key_file == "-":
+            return read_stream(sys.stdin.buffer, limit=MAX_KEY_BYTES), name
+        return read_regular_file(key_file, limit=MAX_KEY_BYTES), name
+    except InputLimitError as err:
+        raise click.ClickException(f"{name}: {err}; valid: {valid}") from None
+    except OSError as err:
+        raise click.ClickException(f"{name}: cannot be read ({err.strerror or type(err).__name__})") from None
+
+
 @credentials.command("set")
 @click.argument("profile")
 @click.option(
     "--file",
     "key_file",
-    type=click.File("r"),
+    type=click.Path(allow_dash=True),
     default="-",
     show_default=True,
     help="The cis service key JSON as downloaded from the BTP cockpit ('-' = stdin).",
 )
-def credentials_set(profile: str, key_file: TextIO) -> None:
+def credentials_set(profile: str, key_file: str) -> None:
     """Validate a cis service key and store it in the keyring under PROFILE."""
     from btp_infra.btp.errors import ServiceKeyError
     from btp_infra.credentials import CredentialsError, store_in_keyring
 
+    data, name = _read_key_input(key_file)
     try:
-        key = store_in_keyring(profile, key_file.read())
+        key = store_in_keyring(profile, data)
     except ServiceKeyError as err:  # name the file the key came from, too
-        raise click.ClickException(f"{getattr(key_file, 'name', '-')}: {err}") from None
+        raise click.ClickException(f"{name}: {err}") from None
     except CredentialsError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"stored the cis service key of client {key.uaa.clientid} as keyring profile {profile!r}")
@@ -128,9 +153,13 @@ def credentials_set(profile: str, key_file: TextIO) -> None:
 @click.argument("profile")
 def credentials_delete(profile: str) -> None:
     """Remove PROFILE from the keyring."""
-    from btp_infra.credentials import delete_from_keyring
+    from btp_infra.credentials import CredentialsError, delete_from_keyring
 
-    if not delete_from_keyring(profile):
+    try:
+        deleted = delete_from_keyring(profile)
+    except CredentialsError as err:
+        raise click.ClickException(str(err)) from None
+    if not deleted:
         raise click.ClickException(f"no keyring profile {profile!r}")
     click.echo(f"deleted keyring profile {profile!r}")
 

@@ -45,10 +45,24 @@ from pydantic.fields import FieldInfo
 
 from btp_infra import operator_secret
 from btp_infra.catalog import OPERATOR_ACCESS, known_plan
+from btp_infra.limits import (
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    MIB,
+    InputLimitError,
+    bounded_repr,
+    format_size,
+    int_too_large,
+    loads_json,
+    read_regular_file,
+)
 
 __all__ = [
     "CONFIG_KEYS",
     "DEFAULT_MANAGEMENT_NAMESPACE",
+    "MAX_STACK_FILE_BYTES",
+    "MAX_YAML_TEXT",
+    "MAX_YAML_VALUES",
     "NAMESPACE",
     "PROJECT",
     "SECRET_KEYS",
@@ -63,6 +77,7 @@ __all__ = [
     "Timeouts",
     "discover_stacks",
     "from_pulumi_config",
+    "is_secret_key",
     "load_fleet",
     "load_stack_file",
     "parse_config",
@@ -85,6 +100,9 @@ DEFAULT_MANAGEMENT_NAMESPACE: Final = "kyma-system"
 #: Labels on every SM instance and binding btp-infra creates (SM label keys allow ``[A-Za-z0-9._-]`` only).
 SM_MANAGED_BY_LABEL: Final = "btp-infra.managed-by"
 SM_TENANT_LABEL: Final = "btp-infra.tenant"
+TENANT_RESOURCE: Final = "tenant"
+"""The Pulumi name of a stack's ``TenantNamespace`` component (children: ``tenant-<role>``). Constant, so
+that no config value (the namespace) is part of any URN: a changed value is a diff, never a new resource."""
 """The operator's credential secret name in the tenant namespace (btp-api.md §A.1 step 1)."""
 
 SECRET_KEYS: Final = frozenset({"cisServiceKey", "kubeconfig"})
@@ -100,10 +118,23 @@ PASSTHROUGH_NAMESPACES: Final = frozenset({"kubernetes", "pulumi"})
 #: Top-level keys of a Pulumi stack file.
 STACK_FILE_KEYS: Final = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
-_BOOL_KEYS: Final = frozenset({"mtls", "protect"})
+_BOOL_KEYS: Final = frozenset({"mtls", "protect", "takeOwnership"})
 _JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts"})
 _DEFAULT_SOURCE: Final = "<config>"
 _VALUE_WIDTH: Final = 60
+_KEY_WIDTH: Final = 100
+
+MAX_STACK_FILE_BYTES: Final = 1 * MIB
+"""The largest stack file read. Real ones are a few KiB (an encrypted kubeconfig included); YAML is parsed in
+pure Python at well under 1 MiB/s for dense input, so bigger files are refused before parsing."""
+MAX_YAML_VALUES: Final = 10_000
+"""The most values (scalars, mappings, lists) a stack file may hold, counting every alias (``*name``) as the
+whole value it stands for: a few hundred bytes of nested aliases (a "billion laughs") expand to billions of
+values for every reader that walks them. Real stack files hold fewer than 200. Anchors and aliases are
+allowed within that budget."""
+MAX_YAML_TEXT: Final = 2 * MAX_STACK_FILE_BYTES
+"""The most scalar text a stack file may hold with aliases expanded: aliases of one long string must not make
+every reader of the values (validation, redaction, rendering) read it thousands of times."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -146,9 +177,17 @@ class ConfigIssue:
     secret: bool = False
 
     def __post_init__(self) -> None:
-        if self.secret or isinstance(self.value, SecretStr | EncryptedSecret):
-            object.__setattr__(self, "value", SECRET)
+        # Before anything renders (or truncates) the value: a secret is never kept, whole or in part.
+        hidden: object
+        if self.secret or isinstance(self.value, SecretStr | EncryptedSecret) or is_secret_key(self.key):
+            hidden, removed = SECRET, _strings_in(self.value)
             object.__setattr__(self, "secret", True)
+        else:
+            hidden, removed = _redact_value(self.value)
+        if removed:
+            object.__setattr__(self, "message", _without(self.message, removed))
+            object.__setattr__(self, "valid", _without(self.valid, removed))
+        object.__setattr__(self, "value", hidden)
 
     @property
     def qualified_key(self) -> str:
@@ -162,7 +201,7 @@ class ConfigIssue:
         """``<file>: btp-infra:<key>: <value> — <what is wrong>; valid: <what is valid>``."""
         parts = [self.source]
         if self.key:
-            parts.append(self.qualified_key)
+            parts.append(_clip(self.qualified_key, _KEY_WIDTH))
         head = ": ".join(parts)
         text = self.message if self.value is NO_VALUE else f"{_show(self.value)} — {self.message}"
         line = f"{head}: {text}"
@@ -173,9 +212,116 @@ class ConfigIssue:
 
 
 def _show(value: object) -> str:
-    """A value's repr, truncated, for messages (callers have already replaced secrets)."""
-    text = repr(value)
-    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 1] + "…"
+    """A value's repr, truncated, for messages (:class:`ConfigIssue` has already replaced secrets)."""
+    return bounded_repr(value, _VALUE_WIDTH)
+
+
+def _clip(text: str, width: int = _VALUE_WIDTH) -> str:
+    """Plain text (a key, a name) cut to ``width`` characters, ending in ``…`` when cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_SECRET_WORDS: Final = (
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "token",
+    "credential",
+    "kubeconfig",
+    "privatekey",
+    "apikey",
+    "servicekey",
+    "accesskey",
+)
+_SECRET_TEXT: Final = re.compile(
+    r"secret|passw|token|credential|private.?key|BEGIN [A-Z ]*PRIVATE", re.IGNORECASE
+)
+_STRUCTURED_TEXT: Final = re.compile(r"[{\[\n=:]")
+
+
+def is_secret_key(key: str) -> bool:
+    """True for a key whose value is (or holds) a secret, under any namespace and in any case.
+
+    :data:`SECRET_KEYS` and every other name that looks secret: ``*key`` (``cisServiceKey``, ``tls.key``,
+    ``apiKey``), ``*secret*``, ``*password*``, ``*token*``, ``*credential*``, ``*kubeconfig*``. Known
+    non-secret config keys (``secretPlacement``, ``credentialType``, ``keyringProfile``) are not. ``key`` may
+    be qualified (``btp-infa:cisServiceKey``) or a path (``entitlements[0].clientsecret``): its last name
+    counts.
+    """
+    names = [part for part in re.split(r"[:.\[\]\"'/]+", key) if part]
+    if not names:
+        return False
+    name = re.sub(r"[^a-z0-9]", "", names[-1].lower())
+    if not name:
+        return False
+    if name in {k.lower() for k in SECRET_KEYS}:
+        return True
+    if name in {k.lower() for k in CONFIG_KEYS}:
+        return False
+    return name.endswith("key") or any(word in name for word in _SECRET_WORDS)
+
+
+def _strings_in(value: object) -> set[str]:
+    """The string leaves of ``value`` (a secret's parts, to remove from messages too)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Mapping):
+        return {s for v in value.values() for s in _strings_in(v)}
+    if isinstance(value, list | tuple):
+        return {s for v in value for s in _strings_in(v)}
+    return set()
+
+
+def _parse_text(text: str) -> object:
+    # Bounded parsers (nesting, integers, aliases): the text is untrusted input inside a value.
+    try:
+        return loads_json(text)
+    except ValueError:
+        pass
+    try:
+        return load_yaml_text(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _redact_value(value: object) -> tuple[object, set[str]]:
+    """``value`` with the values of secret-looking keys (at any depth) as ``[secret]``, and what was removed.
+
+    A string is ``[secret]`` as a whole if it is JSON or YAML text holding such a key, a private key, or
+    text that looks structured, cannot be parsed and mentions a secret (a broken JSON key).
+    """
+    if isinstance(value, Mapping):
+        shown: dict[object, object] = {}
+        removed: set[str] = set()
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key):
+                shown[key] = SECRET
+                removed |= _strings_in(item)
+            else:
+                shown[key], inner = _redact_value(item)
+                removed |= inner
+        return shown, removed
+    if isinstance(value, list | tuple):
+        parts = [_redact_value(item) for item in value]
+        return [p for p, _ in parts], {s for _, inner in parts for s in inner}
+    if isinstance(value, str) and _STRUCTURED_TEXT.search(value):
+        parsed = _parse_text(value)
+        if isinstance(parsed, dict | list):
+            hidden = _redact_value(parsed)[1]
+        else:
+            hidden = _strings_in(value) if _SECRET_TEXT.search(value) else set()
+        if hidden:
+            return SECRET, {value, *hidden}
+    return value, set()
+
+
+def _without(text: str, secrets: Collection[str]) -> str:
+    """``text`` with each secret (and its repr) replaced by ``[secret]``; very short strings are left."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(repr(secret), repr(SECRET)).replace(secret, repr(SECRET))
+    return text
 
 
 class ConfigError(Exception):
@@ -380,7 +526,7 @@ def parse_duration(value: object) -> int:
     try:
         return _to_seconds(value)
     except _Invalid as exc:
-        raise ValueError(f"{value!r} {exc.message}; valid: {exc.valid}") from None
+        raise ValueError(f"{_show(value)} {exc.message}; valid: {exc.valid}") from None
 
 
 def _to_seconds(value: object) -> int:
@@ -395,9 +541,11 @@ def _to_seconds(value: object) -> int:
             seconds = sum(float(n) * factor[unit] for n, unit in _DURATION_PART_RE.findall(text))
         else:
             raise _Invalid("is not a duration", VALID_DURATION)
+    elif isinstance(value, int) and abs(value) > 86400:
+        seconds = math.inf if value > 0 else -math.inf  # float() of a huge int raises OverflowError
     else:
         seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 1:
+    if math.isnan(seconds) or seconds < 1:
         raise _Invalid("is shorter than 1 second", VALID_DURATION)
     if seconds > 86400:
         raise _Invalid("is longer than 24h", VALID_DURATION)
@@ -739,7 +887,16 @@ class TenantConfig(BaseModel):
         "and the Kubernetes API)",
     )
     mtls: bool = Field(default=False, description="true or false (Istio PeerAuthentication STRICT)")
-    protect: bool = Field(default=False, description="true or false (protect the namespace against deletion)")
+    protect: bool = Field(
+        default=False,
+        description="true or false (protect the whole tenant: namespace, Secret, guardrails and BTP objects)",
+    )
+    take_ownership: bool = Field(
+        default=False,
+        alias="takeOwnership",
+        description="true or false (delete adopted BTP objects — an admin access or entitlements that "
+        "existed before the stack — with the stack; default: keep them)",
+    )
     kubeconfig: SecretStr | EncryptedSecret | None = Field(
         default=None, description="a kubeconfig path or content (may be a Pulumi secret)"
     )
@@ -1112,17 +1269,16 @@ def _coerce(key: str, value: object, *, source: str) -> tuple[object, ConfigIssu
         mapping = {"true": True, "True": True, "false": False, "False": False}
         return mapping.get(value, value), None
     if key in _JSON_KEYS and isinstance(value, str):
+        _, info = _field_at((key,))
+        valid = (info.description or "") if info else ""
         try:
-            return json.loads(value), None
+            return loads_json(value), None
         except json.JSONDecodeError as exc:
-            _, info = _field_at((key,))
-            return value, ConfigIssue(
-                source,
-                key,
-                value,
-                f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                (info.description or "") if info else "",
-            )
+            message = f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        except InputLimitError as exc:  # nesting or integers beyond the limits
+            message = f"is JSON that {exc}"
+            valid = f"JSON nested at most {MAX_NESTING} levels, integers of at most {MAX_INT_DIGITS} digits"
+        return value, ConfigIssue(source, key, value, message, valid)
     return value, None
 
 
@@ -1195,8 +1351,114 @@ def from_pulumi_config(
     return _validate(data, source=source, hidden=hidden)
 
 
+class _YamlLimitError(yaml.composer.ComposerError):
+    """A YAML document beyond the loader's limits (or with a scalar that cannot be converted).
+
+    ``path`` leads from the document root to the offending node (mapping keys as text, list positions)."""
+
+    def __init__(self, problem: str, mark: Any, path: Sequence[str | int], valid: str) -> None:
+        super().__init__(None, None, problem, mark)
+        self.path = tuple(path)
+        self.valid = valid
+
+
+_VALID_YAML_VALUES: Final = (
+    f"at most {MAX_YAML_VALUES} values in a stack file, counting each alias (*name) as the whole value it "
+    "stands for"
+)
+_VALID_YAML_TEXT: Final = (
+    f"at most {format_size(MAX_YAML_TEXT)} of text in a stack file, counting each alias (*name) as the whole "
+    "value it stands for"
+)
+_VALID_YAML_NESTING: Final = f"mappings and lists nested at most {MAX_NESTING} levels deep"
+_INT_TAG: Final = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG: Final = "tag:yaml.org,2002:timestamp"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys instead of keeping the last one."""
+    """SafeLoader that rejects duplicate mapping keys instead of keeping the last one, and that bounds the
+    work any reader of the document can be made to do: at most :data:`MAX_YAML_VALUES` values with aliases
+    expanded, at most :data:`MAX_NESTING` levels of mappings and lists, integers of at most
+    :data:`~btp_infra.limits.MAX_INT_DIGITS` digits, and timestamps that are real dates. Limits are checked
+    while composing, before anything is constructed; violations are :class:`_YamlLimitError`.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # Values and scalar characters composed so far, each alias counted as its anchor's whole value.
+        self._values = 0
+        self._chars = 0
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(anchored node) -> its (values, characters)
+        self._path: list[str | int] = []
+
+    def _fail(self, problem: str, mark: Any, valid: str) -> _YamlLimitError:
+        return _YamlLimitError(problem, mark, self._path, valid)
+
+    def _count(self, values: int, chars: int, mark: Any) -> None:
+        self._values += values
+        self._chars += chars
+        aliased = "once its aliases (*name) are expanded" if self._sizes else "in all"
+        if self._values > MAX_YAML_VALUES:
+            raise self._fail(f"has more than {MAX_YAML_VALUES} values {aliased}", mark, _VALID_YAML_VALUES)
+        if self._chars > MAX_YAML_TEXT:  # only reachable through aliases: the file itself is smaller
+            text = format_size(MAX_YAML_TEXT)
+            raise self._fail(f"has more than {text} of text {aliased}", mark, _VALID_YAML_TEXT)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if isinstance(index, yaml.ScalarNode):
+            self._path.append(_clip(str(index.value)))
+        elif isinstance(index, int):
+            self._path.append(index)
+        elif parent is not None:
+            self._path.append("(a key)")
+        try:
+            return self._compose_bounded(parent, index)
+        finally:
+            if parent is not None:
+                self._path.pop()
+
+    def _compose_bounded(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            # An alias of an unfinished anchor (a recursive node) counts 1; the constructor rejects it.
+            self._count(*self._sizes.get(id(node), (1, 0)), event.start_mark)
+            return node
+        if isinstance(event, yaml.CollectionStartEvent) and len(self._path) >= MAX_NESTING:
+            problem = f"is nested more than {MAX_NESTING} levels deep"
+            raise self._fail(problem, event.start_mark, _VALID_YAML_NESTING)
+        before = (self._values, self._chars)
+        self._count(1, len(event.value) if isinstance(event, yaml.ScalarEvent) else 0, event.start_mark)
+        node = super().compose_node(parent, index)
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None and node is not None:
+            self._sizes[id(node)] = (self._values - before[0], self._chars - before[1])
+        if isinstance(node, yaml.ScalarNode) and node.tag in (_INT_TAG, _TIMESTAMP_TAG):
+            self._check_scalar(node)
+        return node
+
+    def _check_scalar(self, node: yaml.ScalarNode) -> None:
+        """Integers Python cannot convert or show (beyond 4300 digits, also hex and base 60) and impossible
+        dates (``2001-13-45``) fail here, with their place, instead of as a ValueError while constructing."""
+        if node.tag == _TIMESTAMP_TAG:
+            try:
+                self.construct_yaml_timestamp(node)
+            except (ValueError, OverflowError):
+                valid = "a real date (2024-02-29) or a quoted string"
+                raise self._fail("is not a real date or time", node.start_mark, valid) from None
+            return
+        too_long = self._fail(
+            f"is an integer of more than {MAX_INT_DIGITS} digits",
+            node.start_mark,
+            f"an integer of at most {MAX_INT_DIGITS} digits (quote it to make it a string)",
+        )
+        if len(node.value) > 4 * MAX_INT_DIGITS:  # beyond any in-limit form (binary, base 60): not converted
+            raise too_long
+        try:
+            value = self.construct_yaml_int(node)
+        except ValueError:
+            raise too_long from None
+        if int_too_large(value):
+            raise too_long
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -1213,7 +1475,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping",
                 node.start_mark,
-                f"found duplicate key {key!r}",
+                f"found duplicate key {_show(key)}",
                 key_node.start_mark,
             )
         seen.add(key)
@@ -1231,29 +1493,65 @@ def _file_issue(source: str, message: str, valid: str = _VALID_STACK_FILE) -> Co
     return ConfigError([ConfigIssue(source, "", NO_VALUE, message, valid)])
 
 
+def load_yaml_text(text: str) -> object:
+    """``text`` parsed like a stack file: safe tags only, each mapping key once, and within the limits of
+    :class:`_UniqueKeyLoader` (values with aliases expanded, nesting, integers, dates).
+
+    Raises ``yaml.YAMLError`` (limits included), never RecursionError or ValueError: also for YAML found
+    inside values (a kubeconfig), which must not hang or crash whoever looks into it.
+    """
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # not expected within the nesting limit; never a traceback either way
+        raise yaml.YAMLError(f"is nested more than {MAX_NESTING} levels deep") from None
+
+
+def _config_key_at(path: Sequence[str | int]) -> str:
+    """The key of an issue at ``path`` in a stack file: ``config``'s namespaced key, else the file."""
+    if len(path) >= 2 and path[0] == "config" and isinstance(path[1], str) and ":" in path[1]:
+        return path[1]
+    return ""
+
+
 def _read_yaml(path: Path, source: str) -> object:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular_file(path, limit=MAX_STACK_FILE_BYTES)
     except FileNotFoundError:
         raise _file_issue(
             source,
             "stack file not found",
             "an existing stacks/Pulumi.<stack>.yaml (copy stacks/Pulumi.example.yaml)",
         ) from None
-    except UnicodeDecodeError:
-        raise _file_issue(source, "is not UTF-8 text") from None
+    except InputLimitError as exc:
+        raise _file_issue(
+            source,
+            str(exc),
+            f"a regular file of at most {format_size(MAX_STACK_FILE_BYTES)}, like stacks/Pulumi.example.yaml",
+        ) from None
     except OSError as exc:
         raise _file_issue(source, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _file_issue(source, "is not UTF-8 text") from None
+    try:
+        return load_yaml_text(text)
+    except _YamlLimitError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        key = _config_key_at(exc.path)
+        if not key and exc.path:
+            where += f" under {_show(exc.path[0])}"
+        issue = ConfigIssue(source, key, NO_VALUE, f"{exc.problem}{where}", exc.valid)
+        raise ConfigError([issue]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or type(exc).__name__
+        problem = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
         context = getattr(exc, "context", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         detail = f"{context}: {problem}" if context and "duplicate" not in problem else problem
         raise _file_issue(
-            source, f"invalid YAML{where}: {detail}", "valid YAML, each mapping key once"
+            source, f"invalid YAML{where}: {_clip(detail, 200)}", "valid YAML, each mapping key once"
         ) from None
 
 
@@ -1273,7 +1571,7 @@ def load_stack_file(path: str | Path) -> TenantConfig:
     for key in document:
         if key not in STACK_FILE_KEYS:
             hint = _did_you_mean(str(key), STACK_FILE_KEYS)
-            message = f"unknown top-level key {key!r}" + (f"; did you mean {hint}?" if hint else "")
+            message = f"unknown top-level key {_show(key)}" + (f"; did you mean {hint}?" if hint else "")
             issues.append(
                 ConfigIssue(source, "", NO_VALUE, message, "top-level keys " + ", ".join(STACK_FILE_KEYS))
             )
@@ -1298,7 +1596,7 @@ def load_stack_file(path: str | Path) -> TenantConfig:
         if not isinstance(full_key, str):
             issues.append(
                 ConfigIssue(
-                    source, "", NO_VALUE, f"config key {full_key!r} is not a string", f"{PROJECT}:<key>"
+                    source, "", NO_VALUE, f"config key {_show(full_key)} is not a string", f"{PROJECT}:<key>"
                 )
             )
             continue
@@ -1309,8 +1607,8 @@ def load_stack_file(path: str | Path) -> TenantConfig:
                 ConfigIssue(
                     source,
                     "",
-                    _secure_safe(value),
-                    f"config key {full_key!r} has no namespace{hint}",
+                    _secure_safe(value, full_key),
+                    f"config key {_show(full_key)} has no namespace{hint}",
                     f"namespaced keys: {PROJECT}:<key>",
                 )
             )
@@ -1319,13 +1617,13 @@ def load_stack_file(path: str | Path) -> TenantConfig:
             continue
         if namespace != PROJECT:
             hint = _did_you_mean(namespace, [PROJECT, *PASSTHROUGH_NAMESPACES])
-            suggestion = f"{hint}:{name}" if hint else None
+            suggestion = f"{hint}:{_clip(name)}" if hint else None
             issues.append(
                 ConfigIssue(
                     source,
                     full_key,
                     _secure_safe(value),
-                    f"unknown config namespace {namespace!r}"
+                    f"unknown config namespace {_show(namespace)}"
                     + (f"; did you mean {suggestion}?" if suggestion else ""),
                     f"{PROJECT}:<key> (kubernetes:* and pulumi:* keys are passed through)",
                 )
@@ -1362,8 +1660,9 @@ def _is_secure(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str)
 
 
-def _secure_safe(value: object) -> object:
-    return SECRET if _is_secure(value) else value
+def _secure_safe(value: object, key: str = "") -> object:
+    """``value`` for an issue: ``[secret]`` if encrypted or ``key`` looks secret (bare ``cisServiceKey``)."""
+    return SECRET if _is_secure(value) or is_secret_key(key) else value
 
 
 def _kind(value: object) -> str:
@@ -1388,9 +1687,10 @@ def _stack_config_dir(project_dir: Path) -> Path:
     for name in ("Pulumi.yaml", "Pulumi.yml"):
         project_file = project_dir / name
         if project_file.is_file():
-            try:
-                project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            try:  # bounded like a stack file: in a pull request, Pulumi.yaml is untrusted input too
+                data = read_regular_file(project_file, limit=MAX_STACK_FILE_BYTES)
+                project = load_yaml_text(data.decode("utf-8"))
+            except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8, a FIFO, too large
                 return project_dir
             stack_dir = project.get("stackConfigDir") if isinstance(project, dict) else None
             if isinstance(stack_dir, str):

@@ -9,6 +9,12 @@
 A source that is set but broken (bad JSON, unreadable file, missing keyring entry) is an error, never a silent
 fall-through to the next source. Messages name the source (env var, file path, config key, keyring profile),
 never key material.
+
+Hostile sources fail in one line too: the key file must be a regular file (a FIFO or ``/dev/zero`` is refused
+before it is opened) of at most 64 KiB (:data:`btp_infra.limits.MAX_KEY_BYTES`); any key document is held to
+the same size, 32 levels of nesting and 4300-digit integers; a keyring backend that fails in any way (also a
+corrupted file or entry of a file backend) is named with the kind of failure only, never its details (they
+may quote the stored secret).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import keyring.errors
 from btp_infra.btp.errors import ServiceKeyError
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.config import PROJECT, TenantConfig
+from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, bounded_repr, format_size, read_regular_file
 
 __all__ = [
     "ENV_KEY",
@@ -81,7 +88,7 @@ class ResolvedCisKey:
 def _check_profile(profile: str, origin: str) -> str:
     if not profile or len(profile) > 64 or not set(profile) <= _PROFILE_CHARS or profile[0] in "._-":
         raise CredentialsError(
-            f"{origin}: {profile!r} is not a keyring profile name "
+            f"{origin}: {bounded_repr(profile)} is not a keyring profile name "
             "(letters, digits, '.', '_' and '-', at most 64 characters)"
         )
     return profile
@@ -92,14 +99,20 @@ def _backend_name() -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
+def _backend_failed(where: str, exc: Exception) -> CredentialsError:
+    """The one line for any failure of the keyring backend: its name and the kind of failure, no details
+    (a corrupted file backend's parse errors quote the file's lines, that is, stored secrets)."""
+    hint = "" if isinstance(exc, keyring.errors.KeyringError) else "; its storage may be corrupted"
+    failure = type(exc).__name__
+    return CredentialsError(f"{where}: the keyring backend {_backend_name()} failed ({failure}){hint}")
+
+
 def _from_keyring(profile: str, origin: str) -> ResolvedCisKey:
     source = f"keyring {KEYRING_SERVICE}/{profile} (profile from {origin})"
     try:
         raw = keyring.get_password(KEYRING_SERVICE, profile)
-    except keyring.errors.KeyringError as exc:
-        raise CredentialsError(
-            f"{source}: the keyring backend {_backend_name()} failed ({type(exc).__name__})"
-        ) from None
+    except Exception as exc:  # any backend failure: KeyringError, configparser, base64, UnicodeDecodeError
+        raise _backend_failed(source, exc) from None
     if raw is None:
         raise CredentialsError(
             f"{source}: no entry in the keyring backend {_backend_name()}; store the key with "
@@ -137,9 +150,14 @@ def resolve_cis_service_key(
         path = Path(path_text).expanduser()
         source = f"env {ENV_KEY_FILE}={path_text}"
         try:
-            data = path.read_bytes()
+            data = read_regular_file(path, limit=MAX_KEY_BYTES)
         except FileNotFoundError:
             raise CredentialsError(f"{source}: file not found") from None
+        except InputLimitError as exc:
+            raise CredentialsError(
+                f"{source}: cannot read the file: it {exc}; point it at the key's JSON file "
+                f"(a regular file of at most {format_size(MAX_KEY_BYTES)})"
+            ) from None
         except OSError as exc:
             raise CredentialsError(
                 f"{source}: cannot read the file ({exc.strerror or type(exc).__name__})"
@@ -180,7 +198,7 @@ def store_in_keyring(profile: str, raw_key: str | bytes | Mapping[str, Any]) -> 
     """Validate ``raw_key``, store it (compact JSON) under ``btp-infra/<profile>``, return the parsed key."""
     _check_profile(profile, "keyring profile")
     source = f"key for keyring profile {profile!r}"
-    parsed = CisServiceKey.parse(raw_key, source=source)
+    parsed = CisServiceKey.parse(raw_key, source=source)  # bounded: size, nesting, integers
     if isinstance(raw_key, Mapping):
         document: object = dict(raw_key)
     else:
@@ -188,11 +206,8 @@ def store_in_keyring(profile: str, raw_key: str | bytes | Mapping[str, Any]) -> 
     compact = json.dumps(document, separators=(",", ":"))
     try:
         keyring.set_password(KEYRING_SERVICE, profile, compact)
-    except keyring.errors.KeyringError as exc:
-        raise CredentialsError(
-            f"keyring {KEYRING_SERVICE}/{profile}: the keyring backend {_backend_name()} failed "
-            f"({type(exc).__name__})"
-        ) from None
+    except Exception as exc:  # any backend failure (see _from_keyring)
+        raise _backend_failed(f"keyring {KEYRING_SERVICE}/{profile}", exc) from None
     return parsed
 
 
@@ -205,9 +220,6 @@ def delete_from_keyring(profile: str) -> bool:
         keyring.delete_password(KEYRING_SERVICE, profile)
     except keyring.errors.PasswordDeleteError:
         return False
-    except keyring.errors.KeyringError as exc:
-        raise CredentialsError(
-            f"keyring {KEYRING_SERVICE}/{profile}: the keyring backend {_backend_name()} failed "
-            f"({type(exc).__name__})"
-        ) from None
+    except Exception as exc:  # any backend failure (see _from_keyring)
+        raise _backend_failed(f"keyring {KEYRING_SERVICE}/{profile}", exc) from None
     return True

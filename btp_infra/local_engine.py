@@ -3,17 +3,30 @@
 The program runs under Pulumi mocks (as in :mod:`btp_infra.rendering`), but every dynamic BTP resource is
 executed through its provider exactly as the engine would: the provider is unpickled from ``__provider``,
 configured with the stack config, then ``check`` → ``create``, or ``diff`` → ``update``/replace against the
-previous state. Kubernetes resources are rendered only (there is no cluster here). State lives in memory and
-is recorded after each step, like Pulumi's checkpoints, so a run that fails half-way can be re-run and
-converges. Used by the tests, the fault/benchmark suites and ``btp-infra sandbox`` demos; it is not a
-replacement for ``pulumi up``.
+previous state. Kubernetes resources, components and providers are recorded (there is no cluster here: the
+recorded Kubernetes objects stand for it). State lives in memory and is recorded after each step, like
+Pulumi's checkpoints, so a run that fails half-way can be re-run and converges. Used by the tests, the
+fault/benchmark suites and ``btp-infra sandbox`` demos; it is not a replacement for ``pulumi up``.
+
+Engine rules it models (read from ``pulumi/pulumi``):
+
+- ``check`` gets the old *inputs*, ``diff``/``update``/``delete`` the old *outputs* (``pulumi/dynamic``).
+- Aliases: a resource is matched to old state by its name, then its aliases, then the alias inherited from a
+  parent that was matched through an alias — the parent's name prefix of the child's name replaced by the
+  parent's old name (``pkg/resource/deploy/step_generator.go``: ``generateAliases``,
+  ``inheritedChildAlias``).
+- ``protect`` is checked when a delete step runs, not up front (``step.go``: ``DeleteStep.Apply``): a
+  destroy deletes dependents first and stops at the first protected resource. ``destroy
+  --exclude-protected`` keeps the protected resources and their transitive dependencies (parents,
+  dependencies, providers) and deletes the rest (``pkg/cmd/pulumi/operations/destroy.go``:
+  ``getProtectedExcludes``).
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +36,19 @@ from pulumi.dynamic.config import Config
 from pulumi.runtime import mocks as pulumi_mocks
 
 from btp_infra import program
-from btp_infra.rendering import PROJECT, GraphMocks, RenderResult, render, unwrap_secrets
+from btp_infra.rendering import PROJECT, GraphMocks, RecordingMonitor, RenderResult, render, unwrap_secrets
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
 PROVIDER_KEY = "__provider"
 
 
+class ProtectedResourceError(Exception):
+    """A delete step reached a protected resource (the engine's ``deleteProtectedError``)."""
+
+
 @dataclass
 class StateEntry:
-    """One dynamic resource as recorded after its last successful step."""
+    """One resource as recorded after its last successful step."""
 
     type: str
     name: str
@@ -40,11 +57,19 @@ class StateEntry:
     outputs: dict[str, Any]
     provider: str
     order: int
+    protect: bool = False
+    #: Names of what this resource depends on: parent, dependencies, property dependencies, provider.
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def dynamic(self) -> bool:
+        return self.type.startswith(DYNAMIC_PREFIX)
 
 
 @dataclass
 class RunResult:
-    """What one ``up`` did, by resource name, and the rendered graph (``render.error`` if it failed)."""
+    """What one ``up`` did to the dynamic resources, by name, and the rendered graph (``render.error`` if
+    it failed)."""
 
     render: RenderResult
     created: list[str] = field(default_factory=list)
@@ -64,16 +89,32 @@ class RunResult:
         return len(self.created) + len(self.updated) + len(self.replaced) + len(self.deleted)
 
 
+def _urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
 class LocalEngine:
-    """Up, refresh and destroy one stack's dynamic resources; state is kept between calls."""
+    """Up, refresh and destroy one stack; state is kept between calls."""
 
     def __init__(self, stack: str, config: Mapping[str, str]) -> None:
         self.stack = stack
         self.config = dict(config)
-        self.state: dict[tuple[str, str], StateEntry] = {}
+        self.resources: dict[tuple[str, str], StateEntry] = {}
         self._lock = threading.Lock()
         self._providers: dict[str, ResourceProvider] = {}
         self._order = 0
+        #: New name → old name of the resources matched through an alias in the current ``up``.
+        self._aliased: dict[str, str] = {}
+
+    @property
+    def state(self) -> dict[tuple[str, str], StateEntry]:
+        """The dynamic (BTP) resources in state."""
+        return {k: v for k, v in self.resources.items() if v.dynamic}
+
+    @property
+    def cluster(self) -> dict[tuple[str, str], StateEntry]:
+        """The Kubernetes objects in state (what the cluster would hold)."""
+        return {k: v for k, v in self.resources.items() if v.type.startswith("kubernetes:")}
 
     def provider(self, serialized: str) -> ResourceProvider:
         """The unpickled, configured provider for a ``__provider`` string (one per string, as the engine)."""
@@ -94,96 +135,183 @@ class LocalEngine:
     def up(self) -> RunResult:
         """Run the program; create, update or replace what changed; delete what is no longer declared."""
         self._new_process()
+        self._aliased = {}
         mocks = _ExecutingMocks(self)
-        result = RunResult(render=render(self.stack, self.config, program.main, mocks=mocks))
+        monitor = _EngineMonitor(mocks)
+        result = RunResult(render=render(self.stack, self.config, program.main, monitor=monitor))
         result.created, result.updated = mocks.created, mocks.updated
         result.replaced, result.same = mocks.replaced, mocks.same
         if result.ok:
-            stale = [key for key in self.state if key not in mocks.seen]
-            for key in sorted(stale, key=lambda k: -self.state[k].order):
-                self._delete(self.state[key])
-                result.deleted.append(key[1])
+            stale = [e for key, e in self.resources.items() if key not in mocks.seen]
+            try:
+                for entry in self._deletion_order(stale):
+                    self._delete(entry)
+                    if entry.dynamic:
+                        result.deleted.append(entry.name)
+            except Exception as err:  # the update fails as the engine's would; what was deleted stays so
+                result.render.error = err
         return result
 
     def refresh(self) -> list[str]:
-        """Read every resource; drop those gone out of band. Returns the names of dropped resources."""
+        """Read every dynamic resource; drop those gone out of band. Returns the names of dropped ones."""
         self._new_process()
         dropped: list[str] = []
         for key, entry in sorted(self.state.items(), key=lambda kv: kv[1].order):
             read = self.provider(entry.provider).read(entry.id, dict(entry.outputs))
             if not read.id:
                 with self._lock:
-                    del self.state[key]
+                    del self.resources[key]
                 dropped.append(entry.name)
                 continue
             entry.outputs = dict(read.outs or {})
+            if read.inputs is not None:
+                entry.inputs = dict(read.inputs)
         return dropped
 
-    def destroy(self) -> list[str]:
-        """Delete every resource in reverse creation order (dependents first). Returns the names deleted."""
+    def destroy(self, *, exclude_protected: bool = False) -> list[str]:
+        """Delete every resource, dependents first, as ``pulumi destroy --yes --skip-preview`` does: a
+        protected resource stops the destroy when its turn comes (:class:`ProtectedResourceError`), after
+        what depends on it is gone. ``exclude_protected`` keeps protected resources and their transitive
+        dependencies. Returns the names deleted, in order."""
         self._new_process()
+        keep = self._protected_closure() if exclude_protected else set()
         deleted: list[str] = []
-        for entry in sorted(self.state.values(), key=lambda e: -e.order):
+        doomed = [e for e in self.resources.values() if (e.type, e.name) not in keep]
+        for entry in self._deletion_order(doomed):
             self._delete(entry)
             deleted.append(entry.name)
         return deleted
 
     def outputs_of(self, type_name: str) -> list[dict[str, Any]]:
         """Outputs of the recorded resources whose type ends with ``type_name`` (e.g. ``ServiceBinding``)."""
-        return [e.outputs for e in self.state.values() if e.type.endswith(f":{type_name}")]
+        return [e.outputs for e in self.resources.values() if e.type.endswith(f":{type_name}")]
 
     # ---- steps -------------------------------------------------------------------------------------
 
-    def _delete(self, entry: StateEntry) -> None:
-        self.provider(entry.provider).delete(entry.id, dict(entry.outputs))
-        with self._lock:
-            self.state.pop((entry.type, entry.name), None)
+    def _deletion_order(self, entries: Iterable[StateEntry]) -> list[StateEntry]:
+        """``entries`` dependents first (reverse topological order of ``depends_on``; the engine's delete
+        order), later-registered first among equals."""
+        remaining = sorted(entries, key=lambda e: -e.order)
+        ordered: list[StateEntry] = []
+        while remaining:
+            needed = {name for e in remaining for name in e.depends_on}
+            ready = next((e for e in remaining if e.name not in needed), remaining[0])  # a cycle: break it
+            ordered.append(ready)
+            remaining.remove(ready)
+        return ordered
 
-    def _record(
-        self, type_: str, name: str, id_: str, inputs: dict[str, Any], outs: dict[str, Any], prov: str
-    ) -> None:
+    def _protected_closure(self) -> set[tuple[str, str]]:
+        by_name: dict[str, list[StateEntry]] = {}
+        for entry in self.resources.values():
+            by_name.setdefault(entry.name, []).append(entry)
+        keep: set[tuple[str, str]] = set()
+        todo = [e for e in self.resources.values() if e.protect]
+        while todo:
+            entry = todo.pop()
+            if (entry.type, entry.name) in keep:
+                continue
+            keep.add((entry.type, entry.name))
+            for name in entry.depends_on:
+                todo.extend(by_name.get(name, []))
+        return keep
+
+    def _delete(self, entry: StateEntry) -> None:
+        if entry.protect:
+            raise ProtectedResourceError(
+                f"resource {entry.name} ({entry.type}) cannot be deleted because it is protected"
+            )
+        if entry.dynamic:
+            self.provider(entry.provider).delete(entry.id, dict(entry.outputs))
+        with self._lock:
+            self.resources.pop((entry.type, entry.name), None)
+
+    def _record(self, entry: StateEntry) -> None:
         with self._lock:
             self._order += 1
-            previous = self.state.get((type_, name))
-            order = previous.order if previous else self._order
-            self.state[(type_, name)] = StateEntry(type_, name, id_, inputs, dict(outs), prov, order)
+            previous = self.resources.get((entry.type, entry.name))
+            entry.order = previous.order if previous else self._order
+            self.resources[(entry.type, entry.name)] = entry
 
-    def step(self, type_: str, name: str, raw_inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any], str]:
+    def match(self, type_: str, name: str, aliases: Iterable[str], parent: str | None) -> StateEntry | None:
+        """The old state of a registration: by name, then by alias, then by the alias inherited from a parent
+        matched through an alias; an entry found through an alias is moved to the new name."""
+        own = list(aliases)
+        candidates = [name, *own]
+        old_parent = self._aliased.get(parent) if parent else None
+        if parent and old_parent:
+            candidates += [old_parent + n[len(parent) :] for n in (name, *own) if n.startswith(parent)]
+        for candidate in candidates:
+            with self._lock:
+                found = self.resources.get((type_, candidate))
+                if found is None:
+                    continue
+                if candidate != name:
+                    del self.resources[(type_, candidate)]
+                    found.name = name
+                    self.resources[(type_, name)] = found
+                    self._aliased[name] = candidate
+                return found
+        return None
+
+    def step(
+        self, type_: str, name: str, raw_inputs: Mapping[str, Any], previous: StateEntry | None
+    ) -> tuple[str, dict[str, Any], str]:
         """Bring one dynamic resource to its declared inputs; returns (id, outputs, what happened)."""
         serialized = str(unwrap_secrets(raw_inputs[PROVIDER_KEY]))
         news = {k: unwrap_secrets(v) for k, v in raw_inputs.items() if k != PROVIDER_KEY}
         provider = self.provider(serialized)
-        previous = self.state.get((type_, name))
         checked = provider.check(previous.inputs if previous else {}, news)
         if checked.failures:
             reasons = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
             raise ValueError(f"{type_} {name}: invalid inputs: {reasons}")
         inputs = dict(checked.inputs)
+
+        def save(id_: str, outs: Mapping[str, Any] | None, what: str) -> tuple[str, dict[str, Any], str]:
+            self._record(StateEntry(type_, name, id_, inputs, dict(outs or {}), serialized, 0))
+            return id_, self.resources[(type_, name)].outputs, what
+
         if previous is None:
             created = provider.create(inputs)
-            self._record(type_, name, str(created.id), inputs, dict(created.outs or {}), serialized)
-            return str(created.id), self.state[(type_, name)].outputs, "created"
+            return save(str(created.id), created.outs, "created")
         diff = provider.diff(previous.id, dict(previous.outputs), inputs)
         if not diff.changes:
             return previous.id, previous.outputs, "same"
         if diff.replaces:
             if diff.delete_before_replace:
-                self._delete(previous)
+                provider.delete(previous.id, dict(previous.outputs))
+                with self._lock:
+                    self.resources.pop((type_, name), None)
             created = provider.create(inputs)
             if not diff.delete_before_replace:
                 provider.delete(previous.id, dict(previous.outputs))
-            self._record(type_, name, str(created.id), inputs, dict(created.outs or {}), serialized)
-            return str(created.id), self.state[(type_, name)].outputs, "replaced"
+            return save(str(created.id), created.outs, "replaced")
         updated = provider.update(previous.id, dict(previous.outputs), inputs)
-        self._record(type_, name, previous.id, inputs, dict(updated.outs or {}), serialized)
-        return previous.id, self.state[(type_, name)].outputs, "updated"
+        return save(previous.id, updated.outs, "updated")
+
+
+class _EngineMonitor(RecordingMonitor):
+    """The recording mock monitor that hands each registration's request (aliases, parent, protect,
+    dependencies) to the executing mocks, which the SDK's ``MockResourceArgs`` do not carry."""
+
+    def __init__(self, mocks: _ExecutingMocks) -> None:
+        super().__init__(mocks)
+        self.current = threading.local()
+        mocks.monitor = self
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.current.request = request
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self.current.request = None
 
 
 class _ExecutingMocks(pulumi_mocks.Mocks):
-    """Mocks that execute dynamic resources through the engine and render everything else."""
+    """Mocks that execute dynamic resources through the engine and record everything else."""
 
     def __init__(self, engine: LocalEngine) -> None:
         self.engine = engine
+        self.monitor: _EngineMonitor | None = None
         self.render_only = GraphMocks()
         self.seen: set[tuple[str, str]] = set()
         self.created: list[str] = []
@@ -193,16 +321,54 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        if not args.typ.startswith(DYNAMIC_PREFIX):
-            return self.render_only.new_resource(args)
+        request = getattr(self.monitor.current, "request", None) if self.monitor else None
+        aliases, parent, protect, depends_on = _registration(request, args)
+        previous = self.engine.match(args.typ, args.name, aliases, parent)
         with self._lock:
             self.seen.add((args.typ, args.name))
-        id_, outs, what = self.engine.step(args.typ, args.name, args.inputs)
-        with self._lock:
-            {"created": self.created, "updated": self.updated, "replaced": self.replaced, "same": self.same}[
-                what
-            ].append(args.name)
+        if not args.typ.startswith(DYNAMIC_PREFIX):
+            id_, outs = self.render_only.new_resource(args)
+            if previous is not None and previous.id:
+                id_ = previous.id
+            entry = StateEntry(args.typ, args.name, str(id_ or ""), dict(args.inputs), dict(outs), "", 0)
+        else:
+            id_, outs, what = self.engine.step(args.typ, args.name, args.inputs, previous)
+            with self._lock:
+                {
+                    "created": self.created,
+                    "updated": self.updated,
+                    "replaced": self.replaced,
+                    "same": self.same,
+                }[what].append(args.name)
+            entry = self.engine.resources[(args.typ, args.name)]
+        entry.protect, entry.depends_on = protect, depends_on
+        if not args.typ.startswith(DYNAMIC_PREFIX):
+            self.engine._record(entry)
         return id_, outs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
+
+
+def _registration(
+    request: Any, args: pulumi_mocks.MockResourceArgs
+) -> tuple[list[str], str | None, bool, list[str]]:
+    """(alias names, parent name, protect, names depended on) of a RegisterResource request."""
+    if request is None:
+        return [], None, False, []
+    aliases = []
+    for alias in request.aliases:
+        if alias.HasField("spec") and (alias.spec.type or args.typ) == args.typ:
+            aliases.append(alias.spec.name or args.name)
+        elif alias.urn:
+            aliases.append(_urn_name(alias.urn))
+    parent = _urn_name(request.parent) if request.parent else None
+    urns = [*request.dependencies]
+    for deps in request.propertyDependencies.values():
+        urns.extend(deps.urns)
+    depends = {_urn_name(u) for u in urns}
+    if parent:
+        depends.add(parent)
+    if request.provider:  # a provider reference is "<urn>::<id>"
+        depends.add(_urn_name(request.provider.rsplit("::", 1)[0]))
+    return aliases, parent, bool(request.protect), sorted(depends)

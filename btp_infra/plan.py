@@ -14,6 +14,7 @@ config values as a last line of defence.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,17 +25,21 @@ import yaml
 from pulumi_policy import StackValidationPolicy
 
 from btp_infra import __version__
+from btp_infra.btp.errors import Redactor
 from btp_infra.config import (
-    SECRET_KEYS,
+    ENCRYPTED_PLACEHOLDER,
     ConfigError,
     TenantConfig,
     discover_stacks,
     engine_config,
+    is_secret_key,
     load_stack_file,
+    load_yaml_text,
     stack_file_for,
     stack_name_of,
     validate_fleet,
 )
+from btp_infra.limits import loads_json
 from btp_infra.policy import rules
 from btp_infra.policy.analyzer import Diagnostic, PackAnalyzer, PolicyConfigError, load_policy_config
 from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION
@@ -208,11 +213,41 @@ def _leaves(value: Any) -> Iterable[str]:
             yield from _leaves(v)
 
 
+def _secret_leaves(value: Any) -> Iterable[str]:
+    """The string leaves under secret-looking keys (``clientsecret``, ``token``, ``client-key-data``…)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and is_secret_key(k):
+                yield from _leaves(v)
+            else:
+                yield from _secret_leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _secret_leaves(v)
+
+
+def _structured(value: str) -> tuple[Any, int] | None:
+    """``value`` parsed as JSON (leaves of 8+ characters count) or YAML (16+), if it is a mapping or list."""
+    # Bounded parsers: a secret value is untrusted input too (no alias bomb, nesting or huge integer).
+    try:
+        parsed, shortest = loads_json(value), Scrubber.JSON_LEAF_LENGTH
+    except ValueError:
+        try:
+            parsed, shortest = load_yaml_text(value), Scrubber.YAML_LEAF_LENGTH
+        except yaml.YAMLError:
+            return None
+    return (parsed, shortest) if isinstance(parsed, dict | list) else None
+
+
 class Scrubber:
     """Replaces known secret values with ``[secret]`` in any text: a last line of defence.
 
-    A secret value is added whole, and so are the string leaves of a JSON secret (the cis key's
-    ``clientsecret``) and the long string leaves of a YAML one (a kubeconfig's token).
+    The values of secret-looking keys (:func:`btp_infra.config.is_secret_key`: any namespace, any case) are
+    secrets. A secret value is added whole, and so are the string leaves of a JSON secret (the cis key's
+    ``clientsecret``) and the long string leaves of a YAML one (a kubeconfig's token). Secrets through and
+    through — a plain secret string, the leaves under secret-looking keys at any depth (also of other keys'
+    JSON/YAML values) — are removed even in part: no 8-character piece of them is shown (a value truncated
+    for display is not missed).
     """
 
     MIN_LENGTH = 6
@@ -221,26 +256,41 @@ class Scrubber:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        self._pieces = Redactor()
 
-    def add(self, value: str) -> None:
+    def add(self, value: str, *, plain_is_secret: bool = True) -> None:
+        """A secret value; ``plain_is_secret=False``: a plain (not JSON/YAML) value is only hidden whole."""
+        if value == ENCRYPTED_PLACEHOLDER:
+            return
         if len(value) >= self.MIN_LENGTH:
             self._secrets.add(value)
-        try:
-            parsed, shortest = json.loads(value), self.JSON_LEAF_LENGTH
-        except ValueError:
-            try:
-                parsed, shortest = yaml.safe_load(value), self.YAML_LEAF_LENGTH
-            except yaml.YAMLError:
-                return
-        if isinstance(parsed, dict | list):
-            self._secrets.update(leaf for leaf in _leaves(parsed) if len(leaf) >= shortest)
+        found = _structured(value)
+        if found is None:
+            if plain_is_secret:
+                self._pieces.add(value)
+            return
+        parsed, shortest = found
+        self._secrets.update(leaf for leaf in _leaves(parsed) if len(leaf) >= shortest)
+        for leaf in _secret_leaves(parsed):
+            self._pieces.add(leaf)
+
+    def add_nested(self, value: str) -> None:
+        """The leaves under secret-looking keys inside the JSON/YAML value of a key that is not secret."""
+        found = _structured(value)
+        if found is not None:
+            for leaf in _secret_leaves(found[0]):
+                if len(leaf) >= self.MIN_LENGTH:
+                    self._secrets.add(leaf)
+                self._pieces.add(leaf)
 
     def add_config(self, values: Mapping[str, str]) -> None:
-        """The plaintext values of secret keys (any namespace, any case) in an engine-form config."""
-        secret_names = {k.lower() for k in SECRET_KEYS}
+        """The plaintext values of secret-looking keys (any namespace, any case) in an engine-form config."""
         for key, value in values.items():
-            if key.rpartition(":")[2].lower() in secret_names:
-                self.add(value)
+            if is_secret_key(key):
+                # A kubeconfig that is not YAML text is a file path: not secret in part.
+                self.add(value, plain_is_secret=key.rpartition(":")[2].lower() != "kubeconfig")
+            else:
+                self.add_nested(value)
 
     def add_stack_file(self, path: Path) -> None:
         """The plaintext values of secret keys in a stack file (also one the config model rejected)."""
@@ -252,7 +302,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
-        return text
+        return self._pieces(text) if self._pieces else text
 
 
 def _pick(values: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -366,13 +416,13 @@ def plan_stack(
     ]
     if result.error is not None:
         report.error_kind = "render-error"
-        report.error = f"{type(result.error).__name__}: {result.error}"
+        report.error = _failure(result.error)
         return report
     try:
         diagnostics = analyzer.analyze_resources(result.resources)
     except Exception as err:  # a policy crashed (the CLI would fail the update): report it, go on
         report.error_kind = "policy-error"
-        report.error = f"{type(err).__name__}: {err}"
+        report.error = _failure(err)
         return report
     found = [_violation(d, by_urn) for d in diagnostics]
     report.violations.extend(sorted(found, key=lambda v: (not v.mandatory, v.policy, v.urn or "", v.message)))
@@ -400,13 +450,41 @@ def _display_order(r: RenderedResource) -> tuple[int, str, str]:
     return (rank, r.type, r.name)
 
 
+def _stack_name(path: Path) -> str:
+    try:
+        return stack_name_of(path)
+    except ValueError:
+        return path.name
+
+
+def _failure(err: BaseException) -> str:
+    """``Type: message`` of an unexpected exception, bounded (the message may quote input)."""
+    try:
+        text = str(err)
+    except Exception:  # a message that cannot even be rendered
+        text = ""
+    text = " ".join(text[:1000].split())  # one line
+    shown = text if len(text) <= 200 else text[:199] + "…"
+    return f"{type(err).__name__}: {shown}" if shown else type(err).__name__
+
+
+def _load_failed(stack: str, key: str, err: Exception) -> StackReport:
+    valid = "a stack file like stacks/Pulumi.example.yaml"
+    message = f"{key}: cannot be loaded ({_failure(err)}); valid: {valid}"
+    return StackReport(stack, key, error_kind="invalid-config", error=message)
+
+
 def run_plan(
     paths: Sequence[Path],
     *,
     policy_config: Mapping[str, Any] | None = None,
     program: Callable[[], Any] = tenant_program,
 ) -> tuple[PlanReport, Scrubber]:
-    """Plan every stack file in ``paths``; returns the report and the scrubber for its text output."""
+    """Plan every stack file in ``paths``; returns the report and the scrubber for its text output.
+
+    Every stack gets its report whatever happens to it: a stack that cannot be loaded is ``invalid-config``,
+    one whose rendering or checking fails in any way is an ``error`` (``render-error``); the run goes on.
+    """
     try:
         analyzer = PackAnalyzer(policy_config)
     except PolicyConfigError as err:
@@ -416,30 +494,48 @@ def run_plan(
     configs: dict[str, TenantConfig] = {}
     values: dict[str, dict[str, str]] = {}
     reports: dict[str, StackReport] = {}
-    for path in dict.fromkeys(paths):
-        key = str(path)
+    unique = list(dict.fromkeys(paths))
+    for path in unique:
+        key, stack = str(path), _stack_name(path)
         try:
-            configs[key] = load_stack_file(path)
+            config = load_stack_file(path)
         except ConfigError as err:
-            scrubber.add_stack_file(path)
-            reports[key] = StackReport(stack_name_of(path), key, error_kind="invalid-config", error=str(err))
+            reports[key] = StackReport(stack, key, error_kind="invalid-config", error=str(err))
+            with contextlib.suppress(Exception):  # its message shows no secret; scrubbing is a last defence
+                scrubber.add_stack_file(path)
             continue
-        values[key] = engine_config(path)
-        scrubber.add_config(values[key])
+        except Exception as err:  # a bug on some input: this stack's report, not the end of the run
+            reports[key] = _load_failed(stack, key, err)
+            continue
+        try:
+            values[key] = engine_config(path)
+            scrubber.add_config(values[key])  # before anything of this stack is rendered
+        except Exception as err:
+            values.pop(key, None)
+            reports[key] = _load_failed(stack, key, err)
+            continue
+        configs[key] = config
     fleet = _fleet_violations(configs)
-    for path in dict.fromkeys(paths):
-        key = str(path)
-        if key in configs:
+    for path in unique:
+        key, stack = str(path), _stack_name(path)
+        if key not in configs:
+            continue
+        try:
             reports[key] = plan_stack(
-                stack_name_of(path),
+                stack,
                 path,
                 analyzer,
                 program=program,
                 extra_violations=fleet.get(key, []),
                 values=values[key],
             )
+        except Exception as err:  # plan_stack reports a stack's own problems; this is anything else
+            violations = list(fleet.get(key, []))
+            reports[key] = StackReport(
+                stack, key, violations=violations, error_kind="render-error", error=_failure(err)
+            )
     levels = {name: s.enforcement_level.value for name, s in analyzer.settings.items()}
-    return PlanReport([reports[str(path)] for path in dict.fromkeys(paths)], levels), scrubber
+    return PlanReport([reports[str(path)] for path in unique], levels), scrubber
 
 
 # --------------------------------------------------------------------------------------------------

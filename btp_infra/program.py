@@ -15,7 +15,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from btp_infra.components import TenantNamespace
 from btp_infra.config import NAMESPACE as CONFIG_NAMESPACE
-from btp_infra.config import TenantConfig, from_pulumi_config
+from btp_infra.config import TENANT_RESOURCE, TenantConfig, from_pulumi_config
 
 
 def raw_stack_config() -> dict[str, Any]:
@@ -46,11 +46,20 @@ def kubernetes_provider(config: TenantConfig) -> k8s.Provider:
 def main() -> TenantNamespace:
     """Build the tenant stack and export its (non-secret) outputs."""
     config = load_config()
-    tenant = TenantNamespace(config.namespace, config, k8s_provider=kubernetes_provider(config))
+    # Stacks made before the component had a constant name named it (and every child) after the
+    # namespace; the alias adopts them in place (the engine derives the children's aliases from it:
+    # step_generator.go, inheritedChildAlias).
+    tenant = TenantNamespace(
+        TENANT_RESOURCE,
+        config,
+        k8s_provider=kubernetes_provider(config),
+        opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name=config.namespace)]),
+    )
     pulumi.export("namespace", tenant.namespace_name)
     pulumi.export("subaccountId", tenant.subaccount_id)
     pulumi.export("secretName", tenant.secret_name)
     pulumi.export("secretNamespace", tenant.secret_namespace)
     pulumi.export("instanceId", tenant.instance_id)
     pulumi.export("bindingId", tenant.binding_id)
+    pulumi.export("adopted", tenant.adopted)
     return tenant

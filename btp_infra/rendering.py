@@ -143,9 +143,14 @@ class GraphMocks(pulumi_mocks.Mocks):
             state.update(subdomain="subaccount", subaccountRegion=region, state="OK", displayName=args.name)
             rid = str(state.get("subaccountId"))
         elif kind == "SubaccountEntitlement":
-            state.update(state="OK")
+            state.update(state="OK", adopted=False)
         elif kind == "ServiceManagerAccess":
-            state.update(smUrl="https://service-manager.cfapps.eu10.hana.ondemand.com")
+            tenant = unwrap_secrets(state.get("tenant"))
+            state.update(
+                smUrl="https://service-manager.cfapps.eu10.hana.ondemand.com",
+                adopted=False,
+                tenants=[tenant] if tenant else [],
+            )
         elif kind == "ServiceInstance":
             state.update(instanceId=rid, ready=True)
         elif kind == "ServiceBinding":
@@ -206,12 +211,14 @@ def render(
     *,
     preview: bool = False,
     mocks: pulumi_mocks.Mocks | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> RenderResult:
-    """Run ``program`` for ``stack`` with ``config`` (engine form: ``btp-infra:key`` → string) under mocks."""
+    """Run ``program`` for ``stack`` with ``config`` (engine form: ``btp-infra:key`` → string) under mocks
+    (``mocks``, or a ``monitor`` built around its own mocks)."""
     pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(mocks or GraphMocks())
+    monitor = monitor or RecordingMonitor(mocks or GraphMocks())
     result = RenderResult(stack=stack)
 
     def repeated_failure(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -86,3 +86,17 @@ def test_results_sections_are_rewritten_in_place() -> None:
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
     for name in run_all.BENCHMARKS:
         assert f"<!-- begin: {name} -->" in results and f"<!-- end: {name} -->" in results
+
+
+def test_reliability_counts_table() -> None:
+    from collections import Counter
+
+    from benchmarks import reliability
+
+    counts = reliability.Counts(
+        cases=Counter({"test_ownership.py": 10, "test_new.py": 2}), failed=Counter({"test_new.py": 1})
+    )
+    text = reliability.markdown(counts, "python -m benchmarks.reliability")
+    assert "| `test_ownership.py` | ownership scenarios" in text
+    assert "| `test_new.py` | other | 2 | 1 |" in text
+    assert "| **all** | | **12** | **1** |" in text and not counts.ok

@@ -68,11 +68,11 @@ def test_served_key_runs_the_tenant_chain_end_to_end(
     run = engine.up()
     assert run.ok, run.render.error
     assert run.created == [
-        "incident-subaccount",
-        "incident-entitlement-service-manager-service-operator-access",
-        "incident-sm-access",
-        "incident-operator-access",
-        "incident-operator-access-binding",
+        "tenant-subaccount",
+        "tenant-sm-access",
+        "tenant-entitlement-service-manager-service-operator-access",
+        "tenant-operator-access",
+        "tenant-operator-access-binding",
     ]
     origin = json.loads(key_file.read_text())["endpoints"]["accounts_service_url"].rsplit("/", 1)[0]
     state = requests.get(f"{origin}/sandbox/state", timeout=10).json()

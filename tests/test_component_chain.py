@@ -29,8 +29,8 @@ SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 DYNAMIC = (
     "subaccount",
-    "entitlement-service-manager-service-operator-access",
     "sm-access",
+    "entitlement-service-manager-service-operator-access",
     "operator-access",
     "operator-access-binding",
 )
@@ -87,7 +87,7 @@ def test_client_secret_stack_up_noop_refresh_and_destroy(sandbox: SandboxServer)
     engine = LocalEngine("example", stack_config("Pulumi.example.yaml", SUBACCOUNT_1))
     first = engine.up()
     assert first.ok, first.render.error
-    assert first.created == [f"incident-{name}" for name in DYNAMIC]
+    assert first.created == [f"tenant-{name}" for name in DYNAMIC]
 
     binding_id, creds = tenant_binding(sandbox, "btp-infra-incident-operator-access-client-secret")
     secret = only(first, SECRET)
@@ -135,11 +135,11 @@ def test_client_secret_stack_up_noop_refresh_and_destroy(sandbox: SandboxServer)
     # The binding is deleted out of band: refresh drops it (only it), the next up recreates it.
     with admin_sm(sandbox, SUBACCOUNT_1) as sm:
         sm.delete_binding(binding_id, timeout=30)
-    assert engine.refresh() == ["incident-operator-access-binding"]
+    assert engine.refresh() == ["tenant-operator-access-binding"]
     healed = engine.up()
     assert healed.ok, healed.render.error
     assert (healed.created, healed.updated, healed.replaced, healed.deleted) == (
-        ["incident-operator-access-binding"],
+        ["tenant-operator-access-binding"],
         [],
         [],
         [],
@@ -149,8 +149,12 @@ def test_client_secret_stack_up_noop_refresh_and_destroy(sandbox: SandboxServer)
     assert only(healed, SECRET).plain_inputs["stringData"]["clientsecret"] == new_creds["clientsecret"]
     assert only(healed, SECRET).plain_inputs["stringData"]["clientid"] == new_creds["clientid"]
 
-    assert engine.destroy() == [f"incident-{name}" for name in reversed(DYNAMIC)]
-    assert engine.state == {}
+    deleted = engine.destroy()
+    assert [name for name in deleted if name in {f"tenant-{n}" for n in DYNAMIC}] == [
+        f"tenant-{name}" for name in reversed(DYNAMIC)
+    ]
+    assert deleted.index("tenant-operator-secret") < deleted.index("tenant-operator-access-binding")
+    assert engine.state == {} and engine.cluster == {}
     assert btp_objects(sandbox) == {"assignments": [], "admin_bindings": [], "instances": [], "bindings": []}
 
     # Up again after destroy, with every token expired: the new admin binding's credentials are used (each
@@ -216,16 +220,25 @@ def test_x509_management_stack_beside_another_tenant(sandbox: SandboxServer) -> 
     assert engine.up().changes == 0
     assert sandbox.calls()[calls_before:] == []
 
-    # Change the stack: more HANA quota (update in place), no destination any more (delete).
+    # Change the stack: more HANA quota (update in place), no destination any more (delete). The tenant is
+    # protected as a whole, so removing an entitlement fails like any delete of a protected resource ...
     config["btp-infra:entitlements"] = json.dumps([{"service": "hana-cloud", "plan": "hana", "amount": 2}])
+    engine.config = config
+    refused = engine.up()
+    assert not refused.ok and "protected" in str(refused.render.error)
+    # ... until protection is lifted while it is still declared (as `pulumi state unprotect` would).
+    entitlements = config["btp-infra:entitlements"]
+    engine.config = {**stack_config("Pulumi.example-x509.yaml", SUBACCOUNT_2), "btp-infra:protect": "false"}
+    assert engine.up().ok
+    config = {**engine.config, "btp-infra:entitlements": entitlements}
     engine.config = config
     changed = engine.up()
     assert changed.ok, changed.render.error
     assert (changed.created, changed.updated, changed.replaced, changed.deleted) == (
         [],
-        ["payments-entitlement-hana-cloud-hana"],
+        ["tenant-entitlement-hana-cloud-hana"],
         [],
-        ["payments-entitlement-destination-lite"],
+        ["tenant-entitlement-destination-lite"],
     )
     assignments = {
         (a["service"], a["plan"]): a["amount"] for a in btp_objects(sandbox, SUBACCOUNT_2)["assignments"]

@@ -964,6 +964,7 @@ def test_config_keys_cover_the_documented_keys() -> None:
         "networkPolicy",
         "mtls",
         "protect",
+        "takeOwnership",
         "kubeconfig",
         "kubeContext",
         "cisServiceKey",

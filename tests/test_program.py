@@ -160,17 +160,20 @@ def test_custom_management_namespace() -> None:
 def test_dependencies_order_create_and_destroy() -> None:
     result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
     by_name = {r.name: r for r in result.resources}
-    ns, secret = by_name["incident-namespace"], by_name["incident-operator-secret"]
-    binding, instance = by_name["incident-operator-access-binding"], by_name["incident-operator-access"]
-    access = by_name["incident-sm-access"]
-    operator_ent = by_name["incident-entitlement-service-manager-service-operator-access"]
+    ns, secret = by_name["tenant-namespace"], by_name["tenant-operator-secret"]
+    binding, instance = by_name["tenant-operator-access-binding"], by_name["tenant-operator-access"]
+    access = by_name["tenant-sm-access"]
+    operator_ent = by_name["tenant-entitlement-service-manager-service-operator-access"]
     # The Secret depends on the namespace and the binding: created after both, destroyed before both.
     assert ns.urn in secret.dependencies and binding.urn in secret.dependencies
     # The namespace waits for the credentials (no window for the silent fallback).
     assert binding.urn in ns.dependencies
     assert instance.urn in binding.dependencies
     assert operator_ent.urn in instance.dependencies and access.urn in instance.dependencies
-    assert operator_ent.urn in access.dependencies
+    # Admin access (the claim on the subaccount) comes before any entitlement is written, and on destroy
+    # the entitlements go while Service Manager can still tell who uses them.
+    assert access.urn in operator_ent.dependencies
+    assert by_name["tenant-subaccount"].urn in access.dependencies
 
 
 def test_every_kubernetes_resource_uses_the_explicit_provider() -> None:

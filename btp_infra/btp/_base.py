@@ -33,6 +33,11 @@ class Facade:
     def retry_policy(self) -> RetryPolicy:
         return self.transport.policy
 
+    def server_text(self, text: str | None) -> str | None:
+        """Text a server wrote (an operation's failure, a state message) without the secrets this client
+        sent: a hostile or broken server may echo them back."""
+        return None if text is None else self.transport.redact(text)
+
     @property
     def stats(self) -> TransportStats:
         """HTTP calls made so far (per method, retries, token fetches)."""

@@ -57,7 +57,10 @@ class AccountsClient(CisFacade):
         """The subaccount; :class:`NotFoundError` if it does not exist (or is not visible to the key)."""
         what = f"get subaccount {guid}"
         response = self.transport.request("GET", f"{SUBACCOUNTS}/{guid}", what=what)
-        return Subaccount.model_validate(json_object(response, what))
+        sub = Subaccount.model_validate(json_object(response, what))
+        if sub.state_message:
+            sub = sub.model_copy(update={"state_message": self.server_text(sub.state_message)})
+        return sub
 
     def list_subaccounts(self) -> list[Subaccount]:
         what = "list subaccounts"

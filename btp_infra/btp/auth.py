@@ -1,33 +1,53 @@
 """OAuth2 client-credentials token sources: client secret (basic auth or form body) and x509 (mTLS).
 
 Tokens are cached until shortly before ``expires_in``; :meth:`invalidate` forces a new one. Errors never carry
-the secret, the key, or the token.
+the secret, the key, or the token: server text in them is redacted of the client secret (as sent, URL-encoded
+and as basic-auth credentials), library exceptions are chained only as redacted causes, and an access token
+that could not go into a header as is (a line break, a space, non-ASCII) is refused without being shown.
+The x509 key never lies in a file while a request runs: it is loaded into the TLS context from an anonymous
+in-memory file (``memfd``; elsewhere a private temporary file removed at once).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import ssl
 import tempfile
 import threading
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import requests
 from pydantic import SecretStr
+from requests.adapters import HTTPAdapter
+from urllib3.util.ssl_ import create_urllib3_context
 
-from .errors import BtpError, TransportError
-from .http import error_from_response
+from .errors import BtpError, Redactor, TransportError, safe_cause
+from .http import check_token, error_from_response
+
+if TYPE_CHECKING:  # the stubs' names of what requests builds for urllib3
+    from requests.adapters import _HostParams, _PoolKwargs
 
 __all__ = ["ClientCredentialsTokenSource", "X509TokenSource"]
 
 EXPIRY_MARGIN = 60.0
 """Seconds before ``expires_in`` at which a cached token is replaced (half the lifetime for short tokens)."""
 DEFAULT_TIMEOUT = (5.0, 30.0)
+DEFAULT_LIFETIME = 3600.0
 
 
 def _secret(value: str | SecretStr) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
+
+
+def _lifetime(expires_in: object) -> float:
+    """``expires_in`` in seconds if it is a positive finite number, else one hour."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return DEFAULT_LIFETIME
+    value = float(expires_in)
+    return value if math.isfinite(value) and value > 0 else DEFAULT_LIFETIME
 
 
 class _CachingTokenSource:
@@ -42,6 +62,8 @@ class _CachingTokenSource:
         self._token: SecretStr | None = None
         self._valid_until = 0.0
         self.fetch_count = 0
+        self.redact = Redactor()
+        """Removes what this source sends (its client secret) from server text."""
 
     def token(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> str:
         """A valid access token, fetched only when the cached one is missing or about to expire."""
@@ -50,11 +72,12 @@ class _CachingTokenSource:
                 return self._token.get_secret_value()
             started = time.monotonic()
             body = self._exchange(timeout)
+            what = f"token request to {self.token_url}"
             access_token = body.get("access_token")
             if not isinstance(access_token, str) or not access_token:
-                raise BtpError(f"token request to {self.token_url}: response has no access_token")
-            expires_in = body.get("expires_in", 3600)
-            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+                raise BtpError(f"{what}: response has no access_token", operation=what)
+            access_token = check_token(access_token, f"{what}: access_token")
+            lifetime = _lifetime(body.get("expires_in", DEFAULT_LIFETIME))
             self._token = SecretStr(access_token)
             self._valid_until = started + lifetime - min(EXPIRY_MARGIN, lifetime / 2)
             return access_token
@@ -83,28 +106,31 @@ class _CachingTokenSource:
         timeout: tuple[float, float],
         *,
         auth: tuple[str, str] | None = None,
-        cert: tuple[str, str] | None = None,
         verify: bool | str = True,
     ) -> dict[str, object]:
         """POST the token request; map failures to typed errors that name only the URL."""
         self.fetch_count += 1
+        failure: BtpError | None = None
         try:
             response = self._session.post(
                 self.token_url,
                 data=data,
                 auth=auth,
-                cert=cert,
                 verify=verify,
                 timeout=timeout,
                 headers={"Accept": "application/json"},
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
-            raise TransportError(f"{what}: TLS handshake failed", operation=what) from exc
+            failure = TransportError(f"{what}: TLS handshake failed", operation=what)
+            failure.__cause__ = safe_cause(exc, self.redact)
         except requests.RequestException as exc:
-            raise TransportError(f"{what}: {type(exc).__name__}", operation=what) from exc
+            failure = TransportError(f"{what}: {type(exc).__name__}", operation=what)
+            failure.__cause__ = safe_cause(exc, self.redact)
+        if failure is not None:
+            raise failure  # outside the handler: the library's exception is not chained as context
         if response.status_code != 200:
-            raise error_from_response(response, what)
+            raise error_from_response(response, what, self.redact)
         try:
             body = response.json()
         except ValueError:
@@ -136,6 +162,7 @@ class ClientCredentialsTokenSource(_CachingTokenSource):
             raise ValueError("style must be 'basic' or 'body'")
         self.style = style
         self._client_secret = _secret(client_secret)
+        self.redact.add_basic(client_id, self._client_secret.get_secret_value())
 
     def _exchange(self, timeout: tuple[float, float]) -> dict[str, object]:
         what = f"token request to {self.token_url}"
@@ -150,8 +177,9 @@ class ClientCredentialsTokenSource(_CachingTokenSource):
 class X509TokenSource(_CachingTokenSource):
     """Client-credentials grant over mTLS (x509 binding, ``<certurl>/oauth/token``).
 
-    The PEMs live in a private temporary directory (0700, files 0600) only while a token is fetched.
-    ``verify`` is ``True``, ``False`` or the path of a CA bundle.
+    The certificate and key are loaded into a TLS context of this source (once, at the first request) and
+    requests use that context: no file holds the key while a request runs, so a hung, interrupted or killed
+    request leaves nothing on disk. ``verify`` is ``True``, ``False`` or the path of a CA bundle.
     """
 
     def __init__(
@@ -168,23 +196,95 @@ class X509TokenSource(_CachingTokenSource):
         self._certificate = certificate_pem
         self._key = _secret(key_pem)
         self.verify = verify
+        self._adapter: _ClientCertAdapter | None = None
 
     def _exchange(self, timeout: tuple[float, float]) -> dict[str, object]:
         what = f"mTLS token request to {self.token_url}"
-        directory = tempfile.mkdtemp(prefix="btp-infra-x509-")
-        try:
-            cert_path = _write_private(directory, "cert.pem", self._certificate)
-            key_path = _write_private(directory, "key.pem", self._key.get_secret_value())
-            data = {"grant_type": "client_credentials", "client_id": self.client_id}
-            return self._post(what, data, timeout, cert=(cert_path, key_path), verify=self.verify)
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        if self._adapter is None and self.token_url.lower().startswith("https:"):
+            context = create_urllib3_context(
+                cert_reqs=ssl.CERT_NONE if self.verify is False else ssl.CERT_REQUIRED
+            )
+            _load_client_certificate(context, self._certificate, self._key, what)
+            self._adapter = _ClientCertAdapter(context)
+            self._session.mount(self.token_url, self._adapter)
+        data = {"grant_type": "client_credentials", "client_id": self.client_id}
+        return self._post(what, data, timeout, verify=self.verify)
+
+    def close(self) -> None:
+        super().close()
+        adapter, self._adapter = self._adapter, None
+        if adapter is not None:
+            if self._session.adapters.get(self.token_url) is adapter:
+                del self._session.adapters[self.token_url]
+            adapter.close()
 
 
-def _write_private(directory: str, name: str, text: str) -> str:
-    """Write ``text`` to ``directory/name`` readable by the owner only."""
+class _ClientCertAdapter(HTTPAdapter):
+    """Connections that present the client certificate of an in-memory TLS context (never a file path)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: str | tuple[str, str] | None = None
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        pool["ssl_context"] = self._context
+        return host, pool
+
+
+def _no_password() -> bytes:
+    """Encrypted keys are not supported: fail instead of prompting on the terminal."""
+    return b""
+
+
+def _load_client_certificate(context: ssl.SSLContext, certificate: str, key: SecretStr, what: str) -> None:
+    """Load certificate chain and key into ``context`` without leaving them in any file.
+
+    Linux: an anonymous memory file (``memfd``, gone with the process whatever happens). Elsewhere: a private
+    temporary file (directory 0700, file 0600), removed right after loading.
+    """
+    pem = (certificate.rstrip("\n") + "\n" + key.get_secret_value().rstrip("\n") + "\n").encode()
+    try:
+        if not _load_from_memfd(context, pem):
+            directory = tempfile.mkdtemp(prefix="btp-infra-x509-")
+            try:
+                path = _write_private(directory, "client.pem", pem)
+                context.load_cert_chain(path, password=_no_password)
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = type(exc).__name__
+    else:
+        return
+    # Outside the handler: nothing of the PEM parser's state is chained.
+    raise BtpError(f"{what}: the certificate and key are not a usable PEM pair ({reason})", operation=what)
+
+
+def _load_from_memfd(context: ssl.SSLContext, pem: bytes) -> bool:
+    """Load ``pem`` from an anonymous memory file; False where there is none (no memfd or no /proc)."""
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is None or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        fd = memfd_create("btp-infra-x509", getattr(os, "MFD_CLOEXEC", 0))
+    except OSError:  # e.g. not allowed in this container
+        return False
+    try:
+        view = memoryview(pem)
+        while view:
+            view = view[os.write(fd, view) :]
+        context.load_cert_chain(f"/proc/self/fd/{fd}", password=_no_password)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_private(directory: str, name: str, data: bytes) -> str:
+    """Write ``data`` to ``directory/name`` readable by the owner only."""
     path = os.path.join(directory, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     return path

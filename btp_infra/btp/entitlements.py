@@ -106,7 +106,10 @@ class EntitlementsClient(CisFacade):
     ) -> PlanAssignment | None:
         """The subaccount's assignment of ``service``/``plan``, or ``None`` if it has none."""
         body = self._read(subaccount, service, plan, deadline)
-        return _assignment(body, subaccount, service, plan)
+        found = _assignment(body, subaccount, service, plan)
+        if found is None or not found.state_message:
+            return found
+        return found.model_copy(update={"state_message": self.server_text(found.state_message)})
 
     # -- writes ------
 

@@ -1,6 +1,9 @@
 """HTTP transport for the BTP APIs: one session, retries with full-jitter backoff, deadlines, and polling.
 
-Nothing here logs or raises a header, a request body, a token or a credential.
+Nothing here logs or raises a header, a request body, a token or a credential. Server text in errors (error
+descriptions, reason phrases, library errors quoting a response) is redacted of the tokens this transport
+sent, since a hostile or broken server may echo them; library exceptions are chained only as redacted
+:class:`~btp_infra.btp.errors.SafeCause` s. A token is checked before it goes into a header.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -24,8 +28,10 @@ from .errors import (
     BtpError,
     BtpHttpError,
     DeadlineExceededError,
+    Redactor,
     TransportError,
     http_error_class,
+    safe_cause,
 )
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "TokenSource",
     "Transport",
     "TransportStats",
+    "check_token",
     "error_from_response",
     "parse_retry_after",
     "poll",
@@ -48,6 +55,21 @@ Sleep = Callable[[float], None]
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 ENTITLEMENT_LOCK_CODE = "30004"
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]{1,65536}")
+"""Printable ASCII without spaces or line breaks (RFC 6750 ``b64token`` is a subset): safe in a header."""
+TOKEN_LIMIT = 4
+"""How many of the latest access tokens a transport redacts from server text."""
+
+
+def check_token(token: object, what: str) -> str:
+    """``token`` if it can go into an ``Authorization`` header as is; else a :class:`BtpError` without it."""
+    if isinstance(token, str) and _HEADER_SAFE_TOKEN.fullmatch(token):
+        return token
+    raise BtpError(
+        f"{what}: the access token is not usable (must be 1 to 65536 printable ASCII characters without "
+        "spaces or line breaks); it is not shown",
+        operation=what,
+    )
 
 
 class TokenSource(Protocol):
@@ -221,13 +243,24 @@ def _is_lock_error(response: requests.Response, code: str | None) -> bool:
     return ENTITLEMENT_LOCK_CODE in response.text[:4096]
 
 
-def error_from_response(response: requests.Response, what: str) -> BtpHttpError:
-    """The typed error for an error response; message = operation + status text, never the request."""
+def error_from_response(
+    response: requests.Response, what: str, redact: Callable[[str], str] = str
+) -> BtpHttpError:
+    """The typed error for an error response; message = operation + status text, never the request.
+
+    ``redact`` cleans the server's text (reason phrase, error code, description) of what the client sent.
+    """
     code, description = _error_fields(response)
     status = 503 if _is_unknown_route(response) else response.status_code
     cls = http_error_class(status)
     reason = "CF router: unknown route" if status != response.status_code else (response.reason or "error")
-    return cls(f"{what}: {reason}", status=status, code=code, description=description, operation=what)
+    return cls(
+        f"{what}: {redact(reason)}",
+        status=status,
+        code=None if code is None else redact(code),
+        description=None if description is None else redact(description),
+        operation=what,
+    )
 
 
 class _Retry(Exception):
@@ -277,6 +310,11 @@ class Transport:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._retries = 0
+        self._redact = Redactor(limit=TOKEN_LIMIT)
+
+    def redact(self, text: str) -> str:
+        """``text`` (from a server) without the tokens this transport sent: for errors built from bodies."""
+        return self._redact(text)
 
     # -- bookkeeping ------
 
@@ -414,8 +452,10 @@ class Transport:
         try:
             result: requests.Response = retrying(attempt)
         except _Retry as exc:
-            raise exc.error from exc.error.__cause__
-        return result
+            error = exc.error
+        else:
+            return result
+        raise error from error.__cause__  # outside the handler: the _Retry is not chained as context
 
     def _attempt(
         self,
@@ -435,7 +475,9 @@ class Transport:
                 min(self.policy.connect_timeout, deadline.remaining()),
                 min(self.policy.read_timeout, deadline.remaining()),
             )
-            headers = {"Authorization": f"Bearer {self._token(timeout, op)}", "Accept": "application/json"}
+            token = self._token(timeout, op)
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            failure: BaseException | None = None
             try:
                 response = self._session.request(
                     method,
@@ -446,20 +488,12 @@ class Transport:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except requests.exceptions.SSLError as exc:
-                raise TransportError(f"{op}: TLS error", operation=op) from exc
-            except requests.ConnectTimeout as exc:
-                raise _transport_retry(op, "connect timeout", exc, safe=True) from exc
-            except requests.ReadTimeout as exc:
-                raise _transport_retry(op, "read timeout", exc, safe=False) from exc
-            except requests.ConnectionError as exc:
-                safe = _refused(exc)
-                reason = "connection refused" if safe else "connection failed (reset or closed)"
-                raise _transport_retry(op, reason, exc, safe=safe) from exc
             except requests.RequestException as exc:
-                raise _transport_retry(op, type(exc).__name__, exc, safe=False) from exc
+                failure = self._failure(op, exc)
             finally:
                 self._count(method)
+            if failure is not None:
+                raise failure  # outside the handler: the library's exception is not chained as context
             if response.status_code == 401 and not refreshed[0]:
                 refreshed[0] = True
                 self.token_source.invalidate()
@@ -469,19 +503,41 @@ class Transport:
                 return response
             raise self._classify(response, op)
 
+    def _failure(self, op: str, exc: requests.RequestException) -> BaseException:
+        """The error (or :class:`_Retry`) for a failed request; the library's text only redacted."""
+        if isinstance(exc, requests.exceptions.InvalidHeader):
+            # Its text quotes the header value: the token. check_token() keeps this from happening.
+            return BtpError(f"{op}: a request header is not valid; it is not shown", operation=op)
+        if isinstance(exc, requests.exceptions.SSLError):
+            error = TransportError(f"{op}: TLS error", operation=op)
+            error.__cause__ = safe_cause(exc, self._redact)
+            return error
+        if isinstance(exc, requests.ConnectTimeout):
+            return _transport_retry(op, "connect timeout", exc, self._redact, safe=True)
+        if isinstance(exc, requests.ReadTimeout):
+            return _transport_retry(op, "read timeout", exc, self._redact, safe=False)
+        if isinstance(exc, requests.ConnectionError):
+            safe = _refused(exc)
+            reason = "connection refused" if safe else "connection failed (reset or closed)"
+            return _transport_retry(op, reason, exc, self._redact, safe=safe)
+        return _transport_retry(op, type(exc).__name__, exc, self._redact, safe=False)
+
     def _token(self, timeout: tuple[float, float], op: str) -> str:
         try:
-            return self.token_source.token(timeout=timeout)
+            token = self.token_source.token(timeout=timeout)
         except TransportError as exc:
             raise _Retry(exc, safe=True) from exc
         except BtpHttpError as exc:
             if exc.status in RETRYABLE_STATUSES:
                 raise _Retry(exc, safe=True) from exc
             raise
+        token = check_token(token, op)
+        self._redact.add(token)
+        return token
 
     def _classify(self, response: requests.Response, op: str) -> BaseException:
         """The error for a non-OK response, wrapped in :class:`_Retry` when it may be retried."""
-        error = error_from_response(response, op)
+        error = error_from_response(response, op, self._redact)
         status = response.status_code
         if _is_lock_error(response, error.code):
             return _Retry(error, safe=True, lock=True)
@@ -499,9 +555,9 @@ class Transport:
         return error
 
 
-def _transport_retry(op: str, reason: str, cause: BaseException, *, safe: bool) -> _Retry:
+def _transport_retry(op: str, reason: str, cause: BaseException, redact: Redactor, *, safe: bool) -> _Retry:
     error = TransportError(f"{op}: {reason}", operation=op)
-    error.__cause__ = cause
+    error.__cause__ = safe_cause(cause, redact)
     return _Retry(error, safe=safe)
 
 

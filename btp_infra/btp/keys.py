@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, format_size, loads_json
+
 from .errors import ServiceKeyError
 
 __all__ = [
@@ -80,8 +82,14 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def _load(raw: str | bytes | bytearray | Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """The JSON object of ``raw``: at most ``MAX_KEY_BYTES`` (64 KiB), nested at most 32 levels, integers
+    of at most 4300 digits (:mod:`btp_infra.limits`); anything else is one :class:`ServiceKeyError` line."""
     if isinstance(raw, Mapping):
         return raw
+    if isinstance(raw, bytes | bytearray | str) and len(raw) > MAX_KEY_BYTES:  # bytes, or characters
+        raise ServiceKeyError(
+            f"{source}: larger than {format_size(MAX_KEY_BYTES)} (a cis service key is about 2 KiB)"
+        )
     if isinstance(raw, bytes | bytearray):
         try:
             raw = bytes(raw).decode("utf-8")
@@ -90,10 +98,12 @@ def _load(raw: str | bytes | bytearray | Mapping[str, Any], source: str) -> Mapp
     if not isinstance(raw, str):
         raise ServiceKeyError(f"{source}: expected JSON text or a mapping, got {type(raw).__name__}")
     try:
-        document = json.loads(raw)
+        document = loads_json(raw)
     except json.JSONDecodeError as exc:
         # The position is safe to show; the document text is not.
         raise ServiceKeyError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    except InputLimitError as exc:
+        raise ServiceKeyError(f"{source}: JSON that {exc}") from None
     if not isinstance(document, dict):
         raise ServiceKeyError(f"{source}: must be a JSON object, got {type(document).__name__}")
     return document
@@ -112,7 +122,8 @@ class _Credentials(BaseModel):
             return cls.model_validate(document)
         except ValidationError as exc:
             problems = "; ".join(_describe(error) for error in exc.errors(include_input=False))
-            raise ServiceKeyError(f"{source}: invalid {cls._kind()}: {problems}") from None
+        # Raised outside the handler, so the ValidationError is not even the (suppressed) context.
+        raise ServiceKeyError(f"{source}: invalid {cls._kind()}: {problems}")
 
     @classmethod
     def _kind(cls) -> str:

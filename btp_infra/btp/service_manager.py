@@ -45,6 +45,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 INSTANCES = "/v1/service_instances"
+#: Bounds of one listing, whatever the server answers (a broken server may hand out tokens forever).
+MAX_PAGES = 1000
+LIST_DEADLINE = 300.0
 BINDINGS = "/v1/service_bindings"
 M = TypeVar("M", bound=Entity)
 
@@ -91,6 +94,8 @@ class ServiceManagerClient(Facade):
     ) -> Iterator[dict[str, Any]]:
         """All items of a list endpoint, following ``token`` across pages (§B.7).
 
+        Bounded whatever the server answers: at most :data:`MAX_PAGES` pages, a repeated page token is an
+        error, and the whole listing shares one deadline (``deadline``, or :data:`LIST_DEADLINE`).
         Instance and binding lists ask for ``last_operation`` (``attach_last_operations``): adoption needs it.
         """
         params: dict[str, str | int] = {}
@@ -103,7 +108,9 @@ class ServiceManagerClient(Facade):
         if self.page_size is not None:
             params["max_items"] = self.page_size
         what = f"list {path.rsplit('/', 1)[-1]}"
-        while True:
+        deadline = deadline or Deadline(LIST_DEADLINE)
+        seen: set[str] = set()
+        for _page in range(MAX_PAGES):
             body = json_object(
                 self.transport.request("GET", path, params=params, deadline=deadline, what=what), what
             )
@@ -114,7 +121,14 @@ class ServiceManagerClient(Facade):
             token = body.get("token")
             if not token or not items:
                 return
-            params["token"] = str(token)
+            token = str(token)
+            if token in seen:
+                raise BtpError(f"{what}: the server repeated a page token; stopped paging", operation=what)
+            seen.add(token)
+            if deadline.expired:
+                raise deadline.exceeded(what)
+            params["token"] = token
+        raise BtpError(f"{what}: more than {MAX_PAGES} pages; stopped paging", operation=what)
 
     def list_offerings(self, field_query: str | None = None) -> list[ServiceOffering]:
         pages = self._pages("/v1/service_offerings", field_query=field_query, label_query=None, deadline=None)
@@ -404,7 +418,9 @@ class ServiceManagerClient(Facade):
         op = current.last_operation
         if op is not None and op.type == "create" and op.state == "failed":
             if not replace_failed:
-                raise OperationFailedError(f"{what}: failed", description=op.failure_text(), operation=what)
+                raise OperationFailedError(
+                    f"{what}: failed", description=self.server_text(op.failure_text()), operation=what
+                )
             log.info("%s: a previous create failed; deleting %s and creating again", what, current.id)
             self._delete(path, current.id, deadline, f"{what}: remove failed {current.id}")
             return None
@@ -440,7 +456,9 @@ class ServiceManagerClient(Facade):
             if op is None or op.state == "succeeded":
                 return entity
             if op.state == "failed":
-                raise OperationFailedError(f"{what}: failed", description=op.failure_text(), operation=what)
+                raise OperationFailedError(
+                    f"{what}: failed", description=self.server_text(op.failure_text()), operation=what
+                )
             entity_id = entity.id
         found = self._get(path, entity_id, model, deadline)
         if found is None:
@@ -450,7 +468,9 @@ class ServiceManagerClient(Facade):
             raise NotFoundError(f"{what}: created object {entity_id} disappeared", status=404, operation=what)
         op = settled.last_operation
         if op is not None and op.state == "failed":
-            raise OperationFailedError(f"{what}: failed", description=op.failure_text(), operation=what)
+            raise OperationFailedError(
+                f"{what}: failed", description=self.server_text(op.failure_text()), operation=what
+            )
         return settled
 
     def _update(
@@ -520,11 +540,21 @@ class ServiceManagerClient(Facade):
         elif response.status_code == 202:
             poll(
                 lambda: self._get(path, entity_id, AnyEntity, deadline),
-                done=lambda e: _gone_or_failed(e, what),
+                done=lambda e: self._gone_or_failed(e, what),
                 policy=self.poll_policy,
                 deadline=deadline,
                 what=what,
             )
+
+    def _gone_or_failed(self, entity: Entity | None, what: str) -> bool:
+        if entity is None:
+            return True
+        op = entity.last_operation
+        if op is not None and op.type == "delete" and op.state == "failed":
+            raise OperationFailedError(
+                f"{what}: failed", description=self.server_text(op.failure_text()), operation=what
+            )
+        return False
 
     def _wait_operation(self, location: str, deadline: Deadline, what: str, *, delete: bool) -> None:
         """Poll ``/v1/{type}/{id}/operations/{op}`` until it succeeded; a 404 means gone for a delete."""
@@ -545,19 +575,12 @@ class ServiceManagerClient(Facade):
             if op is None:
                 return True
             if op.state == "failed":
-                raise OperationFailedError(f"{what}: failed", description=op.failure_text(), operation=what)
+                raise OperationFailedError(
+                    f"{what}: failed", description=self.server_text(op.failure_text()), operation=what
+                )
             return op.state == "succeeded"
 
         poll(fetch, done=done, policy=self.poll_policy, deadline=deadline, what=what, wait_first=True)
-
-
-def _gone_or_failed(entity: Entity | None, what: str) -> bool:
-    if entity is None:
-        return True
-    op = entity.last_operation
-    if op is not None and op.type == "delete" and op.state == "failed":
-        raise OperationFailedError(f"{what}: failed", description=op.failure_text(), operation=what)
-    return False
 
 
 def _single(items: list[M], what: str) -> M | None:

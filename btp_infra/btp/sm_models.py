@@ -1,11 +1,15 @@
-"""Service Manager v1 data models (§B.3, §B.5) and request helpers (query literals, labels, parameters)."""
+"""Service Manager v1 data models (§B.3, §B.5) and request helpers (query literals, labels, parameters).
+
+Validation errors never show their input (``hide_input_in_errors``): a binding's ``credentials`` that are not
+an object (a string, a list) would otherwise be printed in the error.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Secret
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Secret
 
 from .keys import BindingCredentials, parse_binding_credentials
 
@@ -33,7 +37,19 @@ def quote(value: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+
+def _credentials_object(value: Any) -> Any:
+    """Binding credentials must be a JSON object; the error says so without the value."""
+    if value is None:
+        return {}
+    if isinstance(value, Secret | Mapping):
+        return value
+    raise ValueError(f"must be a JSON object, not {type(value).__name__} (the value is not shown)")
+
+
+Credentials = Annotated[Secret[dict[str, Any]], BeforeValidator(_credentials_object)]
 
 
 class Operation(_Model):
@@ -98,7 +114,7 @@ class ServiceInstance(Entity):
 class ServiceBinding(Entity):
     service_instance_id: str = ""
     subaccount_id: str | None = None
-    credentials: Secret[dict[str, Any]] = Field(default_factory=lambda: Secret[dict[str, Any]]({}))
+    credentials: Credentials = Field(default_factory=lambda: Secret[dict[str, Any]]({}))
 
     def binding_credentials(self) -> BindingCredentials:
         """The credentials as a typed model (client-secret or x509 shape)."""

@@ -1,12 +1,16 @@
 """``TenantNamespace``: one Kyma namespace mapped 1:1 to one BTP subaccount.
 
-subaccount check → entitlements → SM admin access → ``service-operator-access`` instance → binding →
-Namespace → operator Secret → guardrails. Dependencies make the order explicit both ways: on destroy the
-Secret goes before the binding, and the namespace after the Secret.
+subaccount check → SM admin access (the tenant's claim on the subaccount) → entitlements →
+``service-operator-access`` instance → binding → Namespace → operator Secret → guardrails. Dependencies make
+the order explicit both ways: on destroy the Secret goes before the binding, and the namespace after the
+Secret. Children are named ``<name>-<role>`` after the component, whose name is constant
+(:data:`~btp_infra.config.TENANT_RESOURCE`), so no config value is part of a URN. ``protect`` covers every
+child. Output ``adopted`` lists the BTP objects that existed before the stack (kept on destroy).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -45,34 +49,52 @@ class TenantNamespace(pulumi.ComponentResource):
         k8s_provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        # `protect` covers the whole tenant: under `pulumi destroy --skip-preview` the engine deletes
+        # dependents first and checks protection per resource (step.go, DeleteStep.Apply), so a protected
+        # namespace alone would lose its Secret and guardrails before the destroy stops.
+        protect = config.protect
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect))
         super().__init__("btp-infra:index:TenantNamespace", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        kube = pulumi.ResourceOptions(parent=self, provider=k8s_provider)
+        child = pulumi.ResourceOptions(parent=self, protect=protect)
+        kube = pulumi.ResourceOptions(parent=self, provider=k8s_provider, protect=protect)
         timeouts = config.timeouts
         sm_labels = config.sm_labels
 
         subaccount = SubaccountCheck(
-            f"{name}-subaccount", subaccount_id=config.subaccount_id, region=config.region, opts=child
+            f"{name}-subaccount",
+            subaccount_id=config.subaccount_id,
+            namespace=config.namespace,
+            region=config.region,
+            opts=child,
+        )
+        # Admin access (and with it the claim check: one subaccount, one tenant) comes before anything is
+        # written to the subaccount; entitlements depend on it, so on destroy they go first, while Service
+        # Manager can still tell whether anything else uses them.
+        access = ServiceManagerAccess(
+            f"{name}-sm-access",
+            subaccount_id=subaccount.subaccountId,
+            tenant=config.namespace,
+            take_ownership=config.take_ownership,
+            timeout_seconds=timeouts.admin_access,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(custom_timeouts=_custom_timeouts(timeouts.admin_access))
+            ),
         )
         entitlements: dict[tuple[str, str], SubaccountEntitlement] = {}
         for spec in config.all_entitlements:
             entitlements[(spec.service, spec.plan)] = SubaccountEntitlement(
                 f"{name}-entitlement-{spec.service}-{spec.plan}",
-                subaccount_id=subaccount.subaccountId,
+                subaccount_id=access.subaccountId,
                 service_name=spec.service,
                 plan_name=spec.plan,
                 amount=spec.amount,
+                tenant=config.namespace,
+                take_ownership=config.take_ownership,
                 timeout_seconds=timeouts.entitlement,
-                opts=pulumi.ResourceOptions(
-                    parent=self, custom_timeouts=_custom_timeouts(timeouts.entitlement)
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(custom_timeouts=_custom_timeouts(timeouts.entitlement))
                 ),
             )
-        access = ServiceManagerAccess(
-            f"{name}-sm-access",
-            subaccount_id=subaccount.subaccountId,
-            timeout_seconds=timeouts.admin_access,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(entitlements.values())),
-        )
         instance = ServiceInstance(
             f"{name}-operator-access",
             subaccount_id=access.subaccountId,
@@ -81,10 +103,12 @@ class TenantNamespace(pulumi.ComponentResource):
             service_plan_name=OPERATOR_PLAN,
             labels=sm_labels,
             timeout_seconds=timeouts.instance,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[entitlements[(OPERATOR_OFFERING, OPERATOR_PLAN)]],
-                custom_timeouts=_custom_timeouts(timeouts.instance),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=[entitlements[(OPERATOR_OFFERING, OPERATOR_PLAN)]],
+                    custom_timeouts=_custom_timeouts(timeouts.instance),
+                ),
             ),
         )
         binding = ServiceBinding(
@@ -95,16 +119,16 @@ class TenantNamespace(pulumi.ComponentResource):
             credential_type=config.credential_type,
             labels=sm_labels,
             timeout_seconds=timeouts.binding,
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=_custom_timeouts(timeouts.binding)),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(custom_timeouts=_custom_timeouts(timeouts.binding))
+            ),
         )
         # The namespace waits for the credentials, so the Secret follows it at once and nothing can be
         # provisioned in the namespace against the cluster's default subaccount in between (btp-api.md §0.3).
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": config.namespace, "labels": config.namespace_labels},
-            opts=pulumi.ResourceOptions.merge(
-                kube, pulumi.ResourceOptions(depends_on=[binding], protect=config.protect)
-            ),
+            opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[binding])),
         )
         credential_type = config.credential_type
         string_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
@@ -137,6 +161,15 @@ class TenantNamespace(pulumi.ComponentResource):
         self.secret_namespace = secret.metadata.namespace
         self.instance_id = instance.instanceId
         self.binding_id = binding.bindingId
+        adopted_parts: list[pulumi.Output[list[str]]] = [
+            access.adopted.apply(lambda adopted: ["serviceManagementBinding"] if adopted else [])
+        ]
+        for (service, plan), entitlement in entitlements.items():
+            label = f"entitlement {service}/{plan}"
+            adopted_parts.append(entitlement.adopted.apply(_listed_if(label)))
+        self.adopted: pulumi.Output[list[str]] = pulumi.Output.all(*adopted_parts).apply(
+            lambda parts: [item for part in parts for item in part]
+        )
         self.resources: dict[str, Any] = {
             "subaccount": subaccount,
             "entitlements": entitlements,
@@ -155,8 +188,13 @@ class TenantNamespace(pulumi.ComponentResource):
                 "secretNamespace": self.secret_namespace,
                 "instanceId": self.instance_id,
                 "bindingId": self.binding_id,
+                "adopted": self.adopted,
             }
         )
+
+
+def _listed_if(label: str) -> Callable[[bool | None], list[str]]:
+    return lambda adopted: [label] if adopted else []
 
 
 def _custom_timeouts(seconds: float | None) -> pulumi.CustomTimeouts | None:

@@ -24,6 +24,14 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from btp_infra.limits import (
+    MAX_POLICY_CONFIG_BYTES,
+    InputLimitError,
+    bounded_repr,
+    format_size,
+    loads_json,
+    read_regular_file,
+)
 from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION
 from btp_infra.rendering import PROVIDER_KEY, RenderedResource
 
@@ -66,15 +74,30 @@ class PolicySettings:
 
 
 def load_policy_config(path: Path) -> dict[str, Any]:
-    """The raw JSON object of a ``--policy-config`` file (same format as ``pulumi --policy-pack-config``)."""
+    """The raw JSON object of a ``--policy-config`` file (same format as ``pulumi --policy-pack-config``).
+
+    A regular file of at most :data:`MAX_POLICY_CONFIG_BYTES`, UTF-8, nested at most 32 levels, integers of
+    at most 4300 digits (:mod:`btp_infra.limits`): anything else is one :class:`PolicyConfigError` line.
+    """
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = read_regular_file(path, limit=MAX_POLICY_CONFIG_BYTES)
+    except InputLimitError as err:
+        raise PolicyConfigError(
+            f"cannot read policy config {path}: it {err}; valid: a regular JSON file of at most "
+            f"{format_size(MAX_POLICY_CONFIG_BYTES)}"
+        ) from None
     except OSError as err:
         raise PolicyConfigError(f"cannot read policy config {path}: {err.strerror or err}") from None
+    try:
+        raw = loads_json(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise PolicyConfigError(f"policy config {path} is not UTF-8 text (byte {err.start})") from None
     except json.JSONDecodeError as err:
         raise PolicyConfigError(
             f"policy config {path} is not valid JSON: {err.msg} (line {err.lineno})"
         ) from None
+    except InputLimitError as err:
+        raise PolicyConfigError(f"policy config {path} is JSON that {err}") from None
     if not isinstance(raw, dict):
         raise PolicyConfigError(f"policy config {path} must be a JSON object keyed by policy name")
     return raw
@@ -99,7 +122,7 @@ def _check_schema(value: Any, schema: Mapping[str, Any], where: str) -> None:
         if len(value) < int(schema.get("minLength", 0)):
             raise PolicyConfigError(f"{where} must not be empty")
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise PolicyConfigError(f"{where} {value!r} does not match {schema['pattern']}")
+            raise PolicyConfigError(f"{where} {bounded_repr(value)} does not match {schema['pattern']}")
     if isinstance(value, list):
         if len(value) < int(schema.get("minItems", 0)):
             raise PolicyConfigError(f"{where} needs at least {schema['minItems']} item(s)")

@@ -43,6 +43,7 @@ POLICY_OPERATOR_SECRET_PRESENT = "btp-tenant-operator-secret-present"
 POLICY_ENTITLEMENT_DEPENDENCY = "btp-tenant-entitlement-dependency"
 POLICY_RESOURCE_QUOTA = "btp-tenant-resource-quota"
 POLICY_LIMIT_RANGE = "btp-tenant-limit-range"
+POLICY_SUBACCOUNT_EXCLUSIVE = "btp-tenant-subaccount-exclusive"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,6 +158,12 @@ def validate_entitlement_allowed(args: ResourceValidationArgs, report: ReportVio
         return
     allowed = config_strings(args.get_config(), "allowedPlans", ())
     _report_all(report, rules.check_entitlement_allowed(args.name, args.props, allowed_plans=allowed))
+
+
+def validate_subaccount_exclusive(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != rules.TYPE_SM_ACCESS:
+        return
+    _report_all(report, rules.check_subaccount_exclusive(args.name, args.props))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,6 +304,17 @@ namespace_protected = ResourceValidationPolicy(
     tags=["tenancy", "safety"],
 )
 
+subaccount_exclusive = ResourceValidationPolicy(
+    name=POLICY_SUBACCOUNT_EXCLUSIVE,
+    description="The tenant's subaccount serves no other tenant namespace (btp-infra objects of another "
+    "tenant found in its Service Manager at create or refresh).",
+    validate=validate_subaccount_exclusive,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Give each tenant stack a subaccount of its own (btp-infra:subaccountId).",
+    tags=["btp", "tenancy"],
+)
+
 mapping_unique = StackValidationPolicy(
     name=POLICY_MAPPING_UNIQUE,
     description="Within a stack, each tenant namespace and each subaccount is mapped exactly once, and a "
@@ -357,6 +375,7 @@ ALL_POLICIES: list[Policy] = [
     operator_secret,
     entitlement_allowed,
     namespace_protected,
+    subaccount_exclusive,
     mapping_unique,
     operator_secret_present,
     entitlement_dependency,

@@ -434,6 +434,28 @@ def check_entitlement_allowed(name: str, props: Any, *, allowed_plans: Iterable[
     ]
 
 
+def check_subaccount_exclusive(name: str, props: Any) -> list[str]:
+    """A ``ServiceManagerAccess`` finds only its own tenant's btp-infra objects in the subaccount.
+
+    ``tenants`` is an output (what the provider found at create and at every refresh); unknown in a preview
+    of a new stack, where ``pulumi up`` itself refuses a claimed subaccount before writing anything.
+    """
+    tenant = get_str(props, "tenant")
+    found = plain(get(props, "tenants"))
+    if not tenant or not isinstance(found, list):
+        return []
+    others = sorted(str(t) for t in found if isinstance(t, str) and t != tenant)
+    if not others:
+        return []
+    subaccount = get_str(props, "subaccountId") or "?"
+    return [
+        f"ServiceManagerAccess '{name}': subaccount {subaccount} also serves tenant namespace(s) "
+        f"{', '.join(others)} besides '{tenant}': one subaccount must serve exactly one tenant namespace, or "
+        "one tenant's operator provisions into another's subaccount. Fix: give one of the stacks a "
+        "subaccount of its own (btp-infra:subaccountId) and offboard it from this one."
+    ]
+
+
 # --------------------------------------------------------------------------------------------------
 # Stack rules: over every resource of one stack
 # --------------------------------------------------------------------------------------------------

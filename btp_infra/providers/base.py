@@ -5,13 +5,22 @@ A provider is dill-pickled into state when its resource is constructed and unpic
 sessions. The cis service key is resolved inside each call (environment, the ``btp-infra:cisServiceKey``
 config secret captured in :meth:`BtpProvider.configure`, or a keyring profile), so rotated credentials
 work for refresh and destroy without an ``up`` first.
+
+Gone is gone: once a subaccount no longer exists, everything that lived in it is reported gone by ``read``
+and treated as deleted by ``delete`` (:class:`SubaccountGoneError`). A subaccount that exists but lost its
+Service Manager admin access (:class:`NoAdminAccessError`) is not gone: ``delete`` borrows temporary admin
+access to remove what is still there (:meth:`BtpProvider.cleanup_service_manager`), so nothing is orphaned.
+Messages about what was kept or found gone go to the provider's stderr, which the engine shows as
+diagnostics.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
@@ -19,8 +28,9 @@ from pulumi.runtime import rpc
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
-from btp_infra.btp.errors import BtpError
+from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGoneError
 from btp_infra.btp.http import PollPolicy, RetryPolicy
+from btp_infra.btp.keys import ServiceManagerCredentials
 from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.credentials import resolve_cis_service_key
 
@@ -28,6 +38,9 @@ PROVIDER_KEY = "__provider"
 CONFIG_CIS_KEY = "btp-infra:cisServiceKey"
 CONFIG_KEYRING_PROFILE = "btp-infra:keyringProfile"
 SM_LABEL_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
+#: How long a borrowed (temporary) admin access may take to appear and to go again.
+TEMPORARY_ACCESS_TIMEOUT = 300.0
+log = logging.getLogger("btp_infra.providers")
 
 
 def is_unknown(value: Any) -> bool:
@@ -77,6 +90,13 @@ def require_timeout(news: Mapping[str, Any], failures: list[CheckFailure]) -> No
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         failures.append(CheckFailure("timeoutSeconds", f"timeoutSeconds must be > 0 seconds, got {value!r}"))
+
+
+def require_bool(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """``news[key]`` is optional; when set it must be true or false."""
+    value = news.get(key)
+    if value is not None and not is_unknown(value) and not isinstance(value, bool):
+        failures.append(CheckFailure(key, f"{key} must be true or false, got {value!r}"))
 
 
 def require_mapping(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
@@ -181,22 +201,84 @@ class BtpProvider(ResourceProvider):
                 )
             return self._entitlements_client
 
-    def service_manager(self, subaccount_id: str) -> ServiceManagerClient:
-        """An SM client with the subaccount's admin credentials, fetched through the Accounts API."""
+    def service_manager(
+        self, subaccount_id: str, creds: ServiceManagerCredentials | None = None
+    ) -> ServiceManagerClient:
+        """An SM client with the subaccount's admin credentials (``creds``, or fetched through the Accounts
+        API). Raises :class:`SubaccountGoneError` when the subaccount no longer exists and
+        :class:`NoAdminAccessError` when it exists without admin access."""
         with self._lock:
             client = self._sm_clients.get(subaccount_id)
         if client is not None:
             return client
-        creds = self.accounts().get_service_management_binding(subaccount_id)
         if creds is None:
-            raise BtpError(
-                f"subaccount {subaccount_id} has no Service Manager admin access "
-                "(serviceManagementBinding); its ServiceManagerAccess resource must exist first",
-                status=404,
-            )
+            creds = self.accounts().get_service_management_binding(subaccount_id)
+        if creds is None:
+            raise self._missing_admin_access(subaccount_id)
         client = ServiceManagerClient(creds, retry_policy=self.retry_policy, poll_policy=self.poll_policy)
         with self._lock:
             return self._sm_clients.setdefault(subaccount_id, client)
+
+    def forget_service_manager(self, subaccount_id: str) -> None:
+        """Drop the cached SM client of a subaccount (its admin credentials were deleted or replaced)."""
+        with self._lock:
+            client = self._sm_clients.pop(subaccount_id, None)
+        if client is not None:
+            client.close()
+
+    def subaccount_exists(self, subaccount_id: str) -> bool:
+        """True unless the Accounts API answers 404 for the subaccount."""
+        try:
+            self.accounts().get_subaccount(subaccount_id)
+        except NotFoundError:
+            return False
+        return True
+
+    def _missing_admin_access(self, guid: str) -> SubaccountGoneError | NoAdminAccessError:
+        if not self.subaccount_exists(guid):
+            return SubaccountGoneError(
+                f"subaccount {guid} no longer exists (deleted, or not in the global account of the cis key)",
+                status=404,
+            )
+        return NoAdminAccessError(
+            f"subaccount {guid} has no Service Manager admin access (serviceManagementBinding); "
+            "`pulumi up` restores it"
+        )
+
+    @contextmanager
+    def cleanup_service_manager(self, subaccount_id: str, what: str) -> Iterator[ServiceManagerClient | None]:
+        """An SM client for deleting ``what``: ``None`` when the subaccount is gone (so is ``what``).
+
+        When the subaccount exists but its admin access was removed, ``what`` may still exist: admin access is
+        borrowed (created, used, and deleted again), so a destroy neither fails forever nor orphans it.
+        """
+        client: ServiceManagerClient | None = None
+        borrow = False
+        try:
+            client = self.service_manager(subaccount_id)
+        except SubaccountGoneError:
+            log.warning(
+                "btp-infra: %s: subaccount %s no longer exists; it is gone with it", what, subaccount_id
+            )
+        except NoAdminAccessError:
+            borrow = True
+        if not borrow:
+            yield client
+            return
+        log.warning(
+            "btp-infra: %s: subaccount %s has no Service Manager admin access any more; "
+            "borrowing temporary admin access to delete it",
+            what,
+            subaccount_id,
+        )
+        accounts = self.accounts()
+        creds = accounts.create_service_management_binding(subaccount_id, timeout=TEMPORARY_ACCESS_TIMEOUT)
+        self.forget_service_manager(subaccount_id)
+        try:
+            yield self.service_manager(subaccount_id, creds)
+        finally:
+            self.forget_service_manager(subaccount_id)
+            accounts.delete_service_management_binding(subaccount_id, timeout=TEMPORARY_ACCESS_TIMEOUT)
 
     def _cis_key(self) -> Any:
         return resolve_cis_service_key(

@@ -33,7 +33,7 @@ from btp_infra.providers.base import (
     require_str,
     require_timeout,
 )
-from btp_infra.providers.instance import label_changes, managed_labels
+from btp_infra.providers.instance import label_changes, managed_labels, read_or_keep
 
 INPUTS = (
     "subaccountId",
@@ -95,14 +95,19 @@ class ServiceBindingProvider(BtpProvider):
         return UpdateResult(outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        binding = self.service_manager(props["subaccountId"]).get_binding(id_)
+        sm = read_or_keep(self, props["subaccountId"], f"binding {props.get('name')}")
+        if sm is False:
+            return ReadResult(id_, props)
+        binding = sm.get_binding(id_) if sm is not None else None
         if binding is None:
             return ReadResult("", {})
         outs = {**props, **_outputs(binding), "labels": managed_labels(binding.labels, props.get("labels"))}
         return ReadResult(id_, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.service_manager(props["subaccountId"]).delete_binding(id_, timeout=self.timeout_of(props))
+        with self.cleanup_service_manager(props["subaccountId"], f"binding {props.get('name')}") as sm:
+            if sm is not None:
+                sm.delete_binding(id_, timeout=self.timeout_of(props))
 
 
 def _outputs(binding: Any) -> dict[str, Any]:

@@ -2,6 +2,12 @@
 
 ``amount`` is sent for plans with a numeric quota, ``enable`` for the others; the client reads the plan's
 category from the Entitlements API before writing anything (btp-api.md §C.2).
+
+Ownership. An assignment that existed before the stack is *adopted* (output ``adopted``, with the amount it
+had as ``previousAmount``): delete gives back what it found (the previous amount) instead of unassigning it,
+unless the stack sets ``btp-infra:takeOwnership``. An owned assignment is kept, too, while Service Manager
+instances of the plan remain in the subaccount (someone still uses it). Refresh reads the live amount into
+``amount``, so the next ``up`` corrects drift.
 """
 
 from __future__ import annotations
@@ -20,19 +26,25 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from btp_infra.btp.entitlements import PlanAssignment
+from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGoneError
+from btp_infra.btp.sm_models import quote
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
     diff_inputs,
     inputs_of,
     is_unknown,
+    require_bool,
     require_str,
     require_timeout,
 )
+from btp_infra.providers.instance import is_tenants, remove_instance
 
-INPUTS = ("subaccountId", "serviceName", "planName", "amount", "timeoutSeconds")
+INPUTS = ("subaccountId", "serviceName", "planName", "amount", "tenant", "takeOwnership", "timeoutSeconds")
+REPLACE_ON = ("subaccountId", "serviceName", "planName")
 ROLLBACK_TIMEOUT = 300.0
-log = logging.getLogger(__name__)
+log = logging.getLogger("btp_infra.providers")
 
 
 def entitlement_id(subaccount_id: str, service: str, plan: str) -> str:
@@ -63,21 +75,25 @@ class SubaccountEntitlementProvider(BtpProvider):
             failures.append(
                 CheckFailure("amount", f"amount must be a whole number ≥ 1 or absent, got {amount!r}")
             )
+        require_bool(news, "takeOwnership", failures)
         require_timeout(news, failures)
         return check_result(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId", "serviceName", "planName"))
+        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = (props["subaccountId"], props["serviceName"], props["planName"])
-        existed = self.entitlements().get_assignment(*key) is not None
+        existing = _effective(self.entitlements().get_assignment(*key))
         try:
             outs = self._assign(props)
         except Exception:
-            if not existed:
+            if existing is None:
                 self._roll_back(props)
             raise
+        outs["adopted"] = existing is not None
+        numeric = existing is not None and existing.has_numeric_quota
+        outs["previousAmount"] = existing.amount if existing is not None and numeric else None
         return CreateResult(entitlement_id(*key), outs)
 
     def _roll_back(self, props: dict[str, Any]) -> None:
@@ -97,20 +113,86 @@ class SubaccountEntitlementProvider(BtpProvider):
             )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._assign(news))
+        outs = self._assign(news)
+        outs["adopted"], outs["previousAmount"] = olds.get("adopted"), olds.get("previousAmount")
+        return UpdateResult(outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        assignment = self.entitlements().get_assignment(
-            props["subaccountId"], props["serviceName"], props["planName"]
-        )
+        guid = props["subaccountId"]
+        try:
+            assignment = _effective(
+                self.entitlements().get_assignment(guid, props["serviceName"], props["planName"])
+            )
+        except NotFoundError:
+            if self.subaccount_exists(guid):
+                raise
+            assignment = None  # gone with its subaccount
         if assignment is None:
             return ReadResult("", {})
-        return ReadResult(id_, {**props, **_outputs(assignment)})
+        outs = {**props, **_outputs(assignment)}
+        declared = props.get("amount")
+        if assignment.has_numeric_quota and assignment.amount != (1 if declared is None else declared):
+            # A changed amount is drift: record the live one so that the next `up` assigns the declared one.
+            outs["amount"] = int(assignment.amount or 0)
+        return ReadResult(id_, outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.entitlements().unassign(
-            props["subaccountId"], props["serviceName"], props["planName"], timeout=self.timeout_of(props)
-        )
+        guid, service, plan = props["subaccountId"], props["serviceName"], props["planName"]
+        what = f"entitlement {service}/{plan} of subaccount {guid}"
+        client, timeout = self.entitlements(), self.timeout_of(props)
+        try:
+            current = _effective(client.get_assignment(guid, service, plan))
+        except NotFoundError:
+            if self.subaccount_exists(guid):
+                raise
+            log.warning("btp-infra: %s: the subaccount no longer exists; it is gone with it", what)
+            return
+        if current is None:
+            return
+        if current.auto_assigned:
+            log.warning("btp-infra: kept %s: BTP assigns it automatically", what)
+            return
+        owned = props.get("adopted") is not True or props.get("takeOwnership") is True
+        if not owned:
+            previous = props.get("previousAmount")
+            if current.has_numeric_quota and isinstance(previous, int | float) and previous != current.amount:
+                log.warning("btp-infra: %s: adopted; restoring its previous amount %s", what, int(previous))
+                client.assign(guid, service, plan, int(previous), timeout=timeout)
+            else:
+                log.warning(
+                    "btp-infra: kept %s: it existed before this stack (adopted; set "
+                    "btp-infra:takeOwnership to remove it with the stack)",
+                    what,
+                )
+            return
+        if not self._release_plan(guid, service, plan, props.get("tenant"), what, timeout):
+            return
+        client.unassign(guid, service, plan, timeout=timeout)
+
+    def _release_plan(
+        self, guid: str, service: str, plan: str, tenant: str | None, what: str, timeout: float
+    ) -> bool:
+        """Whether nothing uses the plan any more (SM instances of it in the subaccount). This tenant's own
+        leftovers (instances a failed create left, owned by no resource) are removed first; anyone else's
+        keep the entitlement. True when SM cannot be reached (no admin access, plan not visible there)."""
+        try:
+            sm = self.service_manager(guid)
+            found = sm.find_plan(service, plan)
+        except (SubaccountGoneError, NoAdminAccessError, NotFoundError):
+            return True
+        users = sm.list_instances(field_query=f"service_plan_id eq {quote(found.id)}")
+        others = [i.name for i in users if not is_tenants(i, tenant)]
+        if others:
+            log.warning(
+                "btp-infra: kept %s: %d service instance(s) still use it (%s)",
+                what,
+                len(others),
+                ", ".join(others[:5]),
+            )
+            return False
+        for leftover in users:
+            remove_instance(sm, leftover.id, timeout)
+        return True
 
     def _assign(self, props: dict[str, Any]) -> dict[str, Any]:
         amount = props.get("amount")
@@ -123,6 +205,13 @@ class SubaccountEntitlementProvider(BtpProvider):
             timeout=self.timeout_of(props),
         )
         return {**inputs_of(props, INPUTS), **_outputs(assignment)}
+
+
+def _effective(assignment: PlanAssignment | None) -> PlanAssignment | None:
+    """The assignment, or ``None`` for none at all and for a numeric plan lingering with amount 0."""
+    if assignment is None or (assignment.has_numeric_quota and not assignment.amount):
+        return None
+    return assignment
 
 
 def _outputs(assignment: Any) -> dict[str, Any]:
@@ -141,6 +230,7 @@ class SubaccountEntitlement(Resource, module="btp", name="SubaccountEntitlement"
     planName: pulumi.Output[str]
     category: pulumi.Output[str]
     state: pulumi.Output[str]
+    adopted: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -150,6 +240,8 @@ class SubaccountEntitlement(Resource, module="btp", name="SubaccountEntitlement"
         service_name: str,
         plan_name: str,
         amount: int | None = None,
+        tenant: str | None = None,
+        take_ownership: bool = False,
         timeout_seconds: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -158,9 +250,13 @@ class SubaccountEntitlement(Resource, module="btp", name="SubaccountEntitlement"
             "serviceName": service_name,
             "planName": plan_name,
             "amount": amount,
+            "tenant": tenant,
+            "takeOwnership": take_ownership,
             "timeoutSeconds": timeout_seconds,
             "category": None,
             "state": None,
             "assignedAmount": None,
+            "adopted": None,
+            "previousAmount": None,
         }
         super().__init__(SubaccountEntitlementProvider(), name, props, opts)

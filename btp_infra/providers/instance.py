@@ -20,15 +20,17 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from btp_infra.btp.errors import ConflictError, NotFoundError
+from btp_infra.btp.errors import ConflictError, NoAdminAccessError, NotFoundError, SubaccountGoneError
 from btp_infra.btp.http import Deadline, PollPolicy, poll
+from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.btp.sm_models import quote
-from btp_infra.config import PROJECT, SM_MANAGED_BY_LABEL
+from btp_infra.config import PROJECT, SM_MANAGED_BY_LABEL, SM_TENANT_LABEL
 from btp_infra.providers.base import (
     BtpProvider,
     check_result,
     diff_inputs,
     inputs_of,
+    log,
     require_labels,
     require_mapping,
     require_str,
@@ -48,6 +50,47 @@ REPLACE_ON = ("subaccountId", "serviceOfferingName", "servicePlanName")
 #: Every SM instance and binding btp-infra creates carries this label (``TenantConfig.sm_labels``).
 MANAGED_QUERY = f"{SM_MANAGED_BY_LABEL} eq {quote(PROJECT)}"
 PLAN_VISIBILITY_WAIT = 120.0
+
+
+def tenant_query(tenant: str) -> str:
+    """The SM label query for btp-infra's objects of one tenant (namespace)."""
+    return f"{MANAGED_QUERY} and {SM_TENANT_LABEL} eq {quote(tenant)}"
+
+
+def remove_instance(sm: ServiceManagerClient, instance_id: str, timeout: float) -> None:
+    """Delete an instance; when bindings still block it (a binding create that failed after SM accepted
+    it is owned by no resource: Pulumi records no partial creates), remove btp-infra's own and delete once
+    more. Anyone else's binding still blocks, with SM's message."""
+    try:
+        sm.delete_instance(instance_id, timeout=timeout)
+    except ConflictError:
+        query = f"service_instance_id eq {quote(instance_id)}"
+        for binding in sm.list_bindings(field_query=query, label_query=MANAGED_QUERY):
+            sm.delete_binding(binding.id, timeout=timeout)
+        sm.delete_instance(instance_id, timeout=timeout)
+
+
+def is_tenants(entity: Any, tenant: str | None) -> bool:
+    """True for an SM object btp-infra labelled as ``tenant``'s."""
+    labels = entity.labels
+    return (
+        bool(tenant)
+        and labels.get(SM_MANAGED_BY_LABEL) == [PROJECT]
+        and labels.get(SM_TENANT_LABEL) == [tenant]
+    )
+
+
+def read_or_keep(provider: BtpProvider, subaccount_id: str, what: str) -> Any:
+    """For ``read``: the subaccount's SM client; ``None`` when the subaccount is gone (so is ``what``);
+    ``False`` when its admin access is missing and ``what`` cannot be checked (its state is kept as is:
+    the next ``up`` restores the admin access and adopts ``what`` by name if it is still there)."""
+    try:
+        return provider.service_manager(subaccount_id)
+    except SubaccountGoneError:
+        return None
+    except NoAdminAccessError:
+        log.warning("btp-infra: %s: not checked, subaccount %s has no admin access", what, subaccount_id)
+        return False
 
 
 def label_changes(
@@ -137,7 +180,10 @@ class ServiceInstanceProvider(BtpProvider):
         return UpdateResult({**inputs_of(news, INPUTS), **_outputs(instance)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        instance = self.service_manager(props["subaccountId"]).get_instance(id_)
+        sm = read_or_keep(self, props["subaccountId"], f"instance {props.get('name')}")
+        if sm is False:
+            return ReadResult(id_, props)
+        instance = sm.get_instance(id_) if sm is not None else None
         if instance is None:
             return ReadResult("", {})
         outs = {**props, **_outputs(instance), "name": instance.name}
@@ -145,17 +191,11 @@ class ServiceInstanceProvider(BtpProvider):
         return ReadResult(id_, outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        sm, timeout = self.service_manager(props["subaccountId"]), self.timeout_of(props)
-        try:
-            sm.delete_instance(id_, timeout=timeout)
-        except ConflictError:
-            # Bindings still on it: a binding create that failed after SM accepted it is owned by no resource
-            # (Pulumi records no partial creates). Remove btp-infra's own, then delete once more; anyone
-            # else's binding still blocks, with SM's message.
-            query = f"service_instance_id eq {quote(id_)}"
-            for binding in sm.list_bindings(field_query=query, label_query=MANAGED_QUERY):
-                sm.delete_binding(binding.id, timeout=timeout)
-            sm.delete_instance(id_, timeout=timeout)
+        timeout = self.timeout_of(props)
+        with self.cleanup_service_manager(props["subaccountId"], f"instance {props.get('name')}") as sm:
+            if sm is None:
+                return
+            remove_instance(sm, id_, timeout)
 
 
 def _outputs(instance: Any) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """``SubaccountCheck``: verifies that the tenant's subaccount exists, is ``OK`` and is in the expected region.
 
-Read-only: btp-infra never creates or deletes subaccounts, so delete is a no-op.
+Read-only: btp-infra never creates or deletes subaccounts, so delete is a no-op. It is the first resource of
+a tenant, registered before anything else is written, so it also guards the tenant's identity: ``check``
+refuses a changed ``namespace`` (renaming a tenant would delete its namespace with everything in it and
+remap its subaccount) before any step of the update runs. Refresh records the live state and region; a
+subaccount that is no longer ``OK`` or moved region shows as a change that ``up`` reports.
 """
 
 from __future__ import annotations
@@ -24,10 +28,25 @@ from btp_infra.providers.base import (
     check_result,
     diff_inputs,
     inputs_of,
+    is_unknown,
     require_str,
 )
 
-INPUTS = ("subaccountId", "region")
+INPUTS = ("subaccountId", "region", "namespace")
+
+
+def rename_failure(olds: dict[str, Any], news: dict[str, Any]) -> CheckFailure | None:
+    """A failure when the tenant's namespace differs from the one in state (``None``: same, or first run)."""
+    before, after = olds.get("namespace"), news.get("namespace")
+    if not isinstance(before, str) or not before or is_unknown(after) or before == after:
+        return None
+    return CheckFailure(
+        "namespace",
+        f"btp-infra:namespace changed from {before!r} to {after!r}: renaming a tenant is refused (it would "
+        f"delete namespace {before!r} with everything in it and strand the operator's objects). Keep "
+        f"btp-infra:namespace: {before}, or offboard this tenant (pulumi destroy) and onboard {after!r} as a "
+        "new stack",
+    )
 
 
 class SubaccountCheckProvider(BtpProvider):
@@ -36,10 +55,21 @@ class SubaccountCheckProvider(BtpProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures: list[CheckFailure] = []
         require_str(news, "subaccountId", failures)
+        renamed = rename_failure(olds, news)
+        if renamed is not None:
+            failures.append(renamed)
         return check_result(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+        result = diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+        if result.changes:
+            return result
+        # Drift found by refresh (the live state and region are outputs): `up` verifies again and reports it.
+        region = news.get("region")
+        drifted = olds.get("state") not in (None, "OK") or (
+            bool(region) and olds.get("subaccountRegion") not in (None, region)
+        )
+        return DiffResult(changes=drifted, replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._verify(props)
@@ -104,12 +134,14 @@ class SubaccountCheck(Resource, module="btp", name="SubaccountCheck"):
         name: str,
         *,
         subaccount_id: pulumi.Input[str],
+        namespace: str,
         region: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "subaccountId": subaccount_id,
             "region": region,
+            "namespace": namespace,
             "displayName": None,
             "subdomain": None,
             "subaccountRegion": None,

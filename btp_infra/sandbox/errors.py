@@ -30,6 +30,7 @@ SM_WORDS: dict[int, str] = {
     409: "Conflict",
     410: "Gone",
     412: "PreconditionFailed",
+    413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
     422: "ConcurrentOperation",
     429: "TooManyRequests",
@@ -43,6 +44,7 @@ _UAA_WORDS: dict[int, str] = {
     400: "invalid_request",
     401: "unauthorized",
     403: "access_denied",
+    413: "invalid_request",
     429: "too_many_requests",
 }
 

@@ -1,7 +1,10 @@
-"""The outermost ASGI layer: route matching, fault injection, rate limiting and the call log.
+"""The outermost ASGI layer: the body limit, route matching, fault injection, rate limiting and the call log.
 
+Every HTTP request first: a body larger than :data:`MAX_BODY_BYTES` (declared by ``Content-Length`` or
+counted as it streams, chunked) is answered 413 before it is read any further, authenticated or not.
 Order per API call: a ``before`` fault answers instead of the API; then rate limits; then the API; an
-``after`` fault replaces the API's (already produced) response. ``/sandbox`` control calls bypass all of it.
+``after`` fault replaces the API's (already produced) response. ``/sandbox`` control calls bypass all of it
+but the body limit.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +37,8 @@ from btp_infra.sandbox.faults import FaultSpec, retry_after_value
 from btp_infra.sandbox.runtime import Runtime
 
 _TIMEOUT_MARGIN = 0.5
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body the emulator reads (1 MiB; every real request is a few KiB at most)."""
 
 
 class _Buffer:
@@ -62,6 +68,40 @@ class _Buffer:
 
 def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    """413, and the connection is closed: the rest of the body is never read."""
+    error = error_for_path(scope["path"], 413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    error.headers["Connection"] = "close"
+    await _error_response(error)(scope, receive, send)
+
+
+async def _limit_body(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """Read the body up to :data:`MAX_BODY_BYTES`; ``None`` once a 413 has been sent, else a ``receive``
+    that replays it (then passes on, e.g. ``http.disconnect``)."""
+    declared = Headers(scope=scope).get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+        await _too_large(scope, receive, send)
+        return None
+    messages: deque[Message] = deque()
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > MAX_BODY_BYTES:
+            await _too_large(scope, receive, send)
+            return None
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.popleft() if messages else await receive()
+
+    return replay
 
 
 class RouteTable:
@@ -101,6 +141,11 @@ class SandboxMiddleware:
         return token.client_id if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            limited = await _limit_body(scope, receive, send)
+            if limited is None:
+                return
+            receive = limited
         if scope["type"] != "http" or scope["path"].startswith("/sandbox"):
             await self.app(scope, receive, send)
             return

@@ -1,16 +1,25 @@
-"""``SandboxServer``: the emulator on 127.0.0.1 in a background thread; ``serve()`` for the CLI."""
+"""``SandboxServer``: the emulator on 127.0.0.1 in a background thread; ``serve()`` for the CLI.
+
+Files holding secrets are private: the temporary directory with the CA and the TLS server key (removed on
+stop, and by ``serve()`` also on SIGTERM/SIGHUP) and the ``key_out`` file (0600 even where a file was
+before; never written through a symlink).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import os
+import signal
 import socket
 import ssl
+import stat
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from types import TracebackType
@@ -39,10 +48,63 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+class KeyFileError(OSError):
+    """The key file cannot be written safely (a symlink, not a regular file, a missing directory…)."""
+
+
+def _open_private(path: Path) -> int:
+    """Open ``path`` for writing, readable by the owner only, whatever was there; never through a symlink.
+
+    ``O_NOFOLLOW`` refuses a symlink as the last component; ``fchmod`` makes an existing file 0600 before
+    anything is written to it (``O_CREAT``'s mode only applies to a new file).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    if path.is_symlink():
+        raise KeyFileError(errno.ELOOP, f"refusing to write a secret through a symlink: {path}")
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise KeyFileError(exc.errno, f"refusing to write a secret through a symlink: {path}") from None
+        raise KeyFileError(exc.errno, f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise KeyFileError(errno.EINVAL, f"refusing to write a secret to {path}: not a regular file")
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write_fd(fd: int, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _write_private(path: Path, text: str) -> None:
+    _write_fd(_open_private(path), text)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """In the main thread: SIGTERM and SIGHUP set ``stop`` (a clean shutdown removes the temporary files)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {}
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class SandboxServer:
@@ -277,10 +339,12 @@ def serve(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run the emulator until interrupted (or ``stop`` is set).
+    """Run the emulator until interrupted (Ctrl-C, SIGTERM, SIGHUP) or ``stop`` is set.
 
-    The cis service key is printed as JSON to ``out`` (stdout) or written to ``key_out`` (mode 0600).
+    The cis service key is printed as JSON to ``out`` (stdout) or written to ``key_out`` (mode 0600, also
+    where a file was before; a symlink is refused: :class:`KeyFileError`, before the server starts).
     ``subaccounts`` are GUIDs to seed (subdomains ``sandbox-sub-<n>``); empty = the config's (two defaults).
+    Whichever way it stops, the temporary CA and TLS key files are removed.
     """
     base = (config or SandboxConfig()).model_dump()
     base.update(port=port, tls=tls or base["tls"])
@@ -289,16 +353,21 @@ def serve(
             SubaccountSeed(guid=guid, subdomain=f"sandbox-sub-{n}").model_dump()
             for n, guid in enumerate(subaccounts, 1)
         ]
+    config = SandboxConfig.model_validate(base)
     stop = stop or threading.Event()
-    with SandboxServer(SandboxConfig.model_validate(base)) as server:
-        key = json.dumps(server.cis_service_key(), indent=2)
-        if key_out is None:
-            print(key, file=out or sys.stdout, flush=True)
-        else:
-            _write_private(Path(key_out), key + "\n")
-        print(f"BTP sandbox listening on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+    key_fd = None if key_out is None else _open_private(Path(key_out))
+    try:
+        with _stop_on_signals(stop), SandboxServer(config) as server:
+            key = json.dumps(server.cis_service_key(), indent=2)
+            if key_fd is None:
+                print(key, file=out or sys.stdout, flush=True)
+            else:
+                fd, key_fd = key_fd, None
+                _write_fd(fd, key + "\n")
+            print(f"BTP sandbox listening on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while not stop.wait(0.5):
+                    pass
+    finally:
+        if key_fd is not None:
+            os.close(key_fd)

@@ -37,7 +37,7 @@ PACK_DIR = ROOT / "policies"
 
 def test_policy_metadata() -> None:
     names = [p.name for p in ALL_POLICIES]
-    assert len(names) == len(set(names)) == 10
+    assert len(names) == len(set(names)) == 11
     for policy in ALL_POLICIES:
         assert policy.name.startswith("btp-tenant-") and policy.name == policy.name.lower()
         assert policy.description and policy.severity is not None and policy.enforcement_level is not None
@@ -112,6 +112,13 @@ def test_invalid_config_is_rejected(raw: dict[str, Any], needle: str) -> None:
     with pytest.raises(PolicyConfigError, match=None) as info:
         resolve_policy_config(raw)
     assert needle in str(info.value)
+
+
+def test_a_huge_invalid_value_is_named_in_one_short_line() -> None:
+    with pytest.raises(PolicyConfigError) as info:
+        resolve_policy_config({"btp-tenant-entitlement-allowed": {"allowedPlans": ["x" * 1_000_000]}})
+    message = str(info.value)
+    assert "does not match" in message and len(message) < 300 and "\n" not in message
 
 
 def test_unreadable_config_files(tmp_path: Path) -> None:

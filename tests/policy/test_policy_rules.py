@@ -593,3 +593,22 @@ def test_secret_envelopes_in_stack_outputs_are_unwrapped() -> None:
     diags = PackAnalyzer().analyze_stack(proto.AnalyzeStackRequest(resources=resources))
     assert POLICY_OPERATOR_SECRET_PRESENT not in _names(diags)
     assert _names(diags) == {POLICY_RESOURCE_QUOTA, POLICY_LIMIT_RANGE}  # the namespace was recognised
+
+
+# ---- btp-tenant-subaccount-exclusive ------------------------------------------------------------------
+
+
+def test_subaccount_serving_another_tenant_is_named_with_a_fix() -> None:
+    props = {"subaccountId": "sub-1", "tenant": "incident", "tenants": ["incident", "orders"]}
+    [message] = rules.check_subaccount_exclusive("tenant-sm-access", props)
+    assert "also serves tenant namespace(s) orders besides 'incident'" in message and "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    "tenants",
+    [["incident"], [], None, "(unknown)"],
+    ids=["only-own", "none-yet", "absent", "not-a-list"],
+)
+def test_subaccount_serving_only_its_tenant_passes(tenants: Any) -> None:
+    props = {"subaccountId": "sub-1", "tenant": "incident", "tenants": tenants}
+    assert rules.check_subaccount_exclusive("tenant-sm-access", props) == []

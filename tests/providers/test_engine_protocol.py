@@ -31,7 +31,7 @@ from btp_infra.providers import (
 )
 from btp_infra.sandbox import SandboxServer
 
-from .support import OPERATOR, objects, secrets_of, stored_credentials
+from .support import OPERATOR, Operator, objects, secrets_of, stored_credentials
 
 pytestmark = pytest.mark.usefixtures("no_cis_env")
 
@@ -59,9 +59,9 @@ def resource_provider_strings() -> dict[str, str]:
     """``__provider`` of each resource type, as ``Resource.__init__`` serialized it (captured under mocks)."""
 
     def program() -> None:
-        SubaccountCheck("c", subaccount_id=SUBACCOUNT_1)
+        SubaccountCheck("c", subaccount_id=SUBACCOUNT_1, namespace="incident")
         SubaccountEntitlement("e", subaccount_id=SUBACCOUNT_1, service_name="s", plan_name="p")
-        ServiceManagerAccess("a", subaccount_id=SUBACCOUNT_1)
+        ServiceManagerAccess("a", subaccount_id=SUBACCOUNT_1, tenant="incident")
         ServiceInstance(
             "i",
             subaccount_id=SUBACCOUNT_1,
@@ -183,7 +183,7 @@ def test_every_provider_round_trips_through_the_engine_protocol(
         assert engine.failures("SubaccountEntitlement", {**hana_in, "amount": 0}) == ["amount"]
 
         # ServiceManagerAccess
-        access_in: dict[str, Any] = {"subaccountId": SUBACCOUNT_1}
+        access_in: dict[str, Any] = {"subaccountId": SUBACCOUNT_1, "tenant": "team-a"}
         access_id, access_outs = engine.create("ServiceManagerAccess", access_in)
         assert (access_outs["smUrl"], access_outs["created"]) == (f"{sb.url}/sm", True)
         engine.same("ServiceManagerAccess", access_id, access_outs, access_in)
@@ -277,7 +277,9 @@ def test_the_key_can_come_only_from_the_stack_config(
         engine.create("SubaccountCheck", {"subaccountId": SUBACCOUNT_1})
         op_in = {"subaccountId": SUBACCOUNT_1, "serviceName": OPERATOR[0], "planName": OPERATOR[1]}
         op_id, op_outs = engine.create("SubaccountEntitlement", op_in)
-        access_id, access_outs = engine.create("ServiceManagerAccess", {"subaccountId": SUBACCOUNT_1})
+        access_id, access_outs = engine.create(
+            "ServiceManagerAccess", {"subaccountId": SUBACCOUNT_1, "tenant": "team-a"}
+        )
         inst_in = {
             "subaccountId": SUBACCOUNT_1,
             "name": NAME,
@@ -311,3 +313,39 @@ def test_without_any_key_the_engine_gets_a_clear_error(
             Engine(host, provider_strings).create("SubaccountCheck", {"subaccountId": SUBACCOUNT_1})
     assert "no cis service key configured" in str(failed.value.details())
     assert sb.calls() == []
+
+
+def test_the_real_server_refuses_a_rename_and_a_claimed_subaccount(
+    sb: SandboxServer, provider_strings: dict[str, str], operator: Operator
+) -> None:
+    """Both refusals travel the engine's protocol: a CheckFailure on ``namespace`` (so preview and up stop
+    before any step), and a failed Create whose message names the tenant that owns the subaccount."""
+    env = {ENV_KEY: json.dumps(sb.cis_service_key())}
+    with DynamicProviderHost(env=env, cwd=PROJECT_DIR) as host:
+        host.configure({"btp-infra:namespace": "team-b"})
+        engine = Engine(host, provider_strings)
+        provider = provider_strings["SubaccountCheck"]
+        olds = {"subaccountId": SUBACCOUNT_1, "namespace": "team-a", "__provider": provider}
+        _, failures = host.check(
+            engine.urn("SubaccountCheck", "tenant-subaccount"), olds, {**olds, "namespace": "team-b"}
+        )
+        assert [f.property for f in failures] == ["namespace"]
+        assert "changed from 'team-a' to 'team-b'" in failures[0].reason
+
+        # team-a's instance lives in the subaccount: team-b's claim is refused, team-a's read names it.
+        sm = operator.operator_ready()
+        sm.create_instance(
+            "btp-infra-team-a-operator-access",
+            offering=OPERATOR[0],
+            plan=OPERATOR[1],
+            labels={"btp-infra.managed-by": ["btp-infra"], "btp-infra.tenant": ["team-a"]},
+        )
+        access_in = {"subaccountId": SUBACCOUNT_1, "tenant": "team-a"}
+        access_id, access_outs = engine.create("ServiceManagerAccess", access_in)
+        assert access_outs["tenants"] == ["team-a"] and access_outs["adopted"] is True
+        with pytest.raises(grpc.RpcError) as refused:
+            engine.create("ServiceManagerAccess", {**access_in, "tenant": "team-b"})
+        assert f"subaccount {SUBACCOUNT_1} already serves tenant namespace team-a" in str(
+            refused.value.details()
+        )
+        assert engine.read("ServiceManagerAccess", access_id, access_outs)[1]["tenants"] == ["team-a"]

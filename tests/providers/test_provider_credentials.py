@@ -118,7 +118,7 @@ def test_providers_pickle_to_nothing_after_configure_and_use(sb: SandboxServer, 
     providers["entitlement"].create(
         {"subaccountId": SUBACCOUNT_1, "serviceName": OPERATOR[0], "planName": OPERATOR[1]}
     )
-    providers["access"].create({"subaccountId": SUBACCOUNT_1})
+    providers["access"].create({"subaccountId": SUBACCOUNT_1, "tenant": "team-a"})
     instance = providers["instance"].create(
         {
             "subaccountId": SUBACCOUNT_1,

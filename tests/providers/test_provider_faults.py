@@ -153,7 +153,9 @@ def test_lost_binding_post_response_makes_no_duplicate(sb: SandboxServer, operat
 def test_lost_admin_binding_post_response_makes_no_duplicate(sb: SandboxServer, operator: Operator) -> None:
     operator.entitlements.assign(SUBACCOUNT_1, *OPERATOR)
     sb.inject_fault("POST", ADMIN_BINDING, status=504, when="after")
-    created = ServiceManagerAccessProvider().create({"subaccountId": SUBACCOUNT_1, "timeoutSeconds": None})
+    created = ServiceManagerAccessProvider().create(
+        {"subaccountId": SUBACCOUNT_1, "tenant": "team-a", "timeoutSeconds": None}
+    )
     assert created.outs is not None
     [admin] = objects(sb, "admin_bindings", subaccount=SUBACCOUNT_1)
     assert created.outs["clientId"] == admin["client_id"]

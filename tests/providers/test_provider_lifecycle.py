@@ -207,14 +207,21 @@ def test_entitlement_check(change: dict[str, Any], bad: list[str]) -> None:
 
 def test_sm_access_lifecycle(sb: SandboxServer) -> None:
     provider = ServiceManagerAccessProvider()
-    props = {"subaccountId": SUBACCOUNT_1, "timeoutSeconds": None}
+    props = {"subaccountId": SUBACCOUNT_1, "tenant": "team-a", "takeOwnership": False, "timeoutSeconds": None}
     assert provider.check({}, props).failures == []
     created = provider.create(props)
     assert created.id == SUBACCOUNT_1
     assert created.outs is not None
     outs = created.outs
     [admin] = objects(sb, "admin_bindings", subaccount=SUBACCOUNT_1)
-    assert outs == {**props, "smUrl": f"{sb.url}/sm", "clientId": admin["client_id"], "created": True}
+    assert outs == {
+        **props,
+        "smUrl": f"{sb.url}/sm",
+        "clientId": admin["client_id"],
+        "created": True,
+        "adopted": False,
+        "tenants": [],
+    }
 
     read = provider.read(created.id, outs)
     assert (read.id, read.outs) == (SUBACCOUNT_1, outs)
@@ -237,7 +244,7 @@ def test_sm_access_lifecycle(sb: SandboxServer) -> None:
 
 
 def test_sm_access_adopts_what_a_crashed_run_created(sb: SandboxServer) -> None:
-    props = {"subaccountId": SUBACCOUNT_1, "timeoutSeconds": None}
+    props = {"subaccountId": SUBACCOUNT_1, "tenant": "team-a", "timeoutSeconds": None}
     first = ServiceManagerAccessProvider().create(props)
     second = ServiceManagerAccessProvider().create(props)  # the engine never recorded the first one
     assert first.outs is not None and second.outs is not None
@@ -249,7 +256,7 @@ def test_sm_access_adopts_what_a_crashed_run_created(sb: SandboxServer) -> None:
 
 def test_sm_access_deleted_out_of_band_is_reported_gone(sb: SandboxServer, operator: Operator) -> None:
     provider = ServiceManagerAccessProvider()
-    created = provider.create({"subaccountId": SUBACCOUNT_1, "timeoutSeconds": None})
+    created = provider.create({"subaccountId": SUBACCOUNT_1, "tenant": "team-a", "timeoutSeconds": None})
     assert created.outs is not None
     operator.accounts.delete_service_management_binding(SUBACCOUNT_1)
     assert provider.read(created.id, created.outs).id == ""
@@ -257,8 +264,11 @@ def test_sm_access_deleted_out_of_band_is_reported_gone(sb: SandboxServer, opera
 
 def test_sm_access_check() -> None:
     provider = ServiceManagerAccessProvider()
-    assert failed_properties(provider.check({}, {"subaccountId": "", "timeoutSeconds": -1})) == [
+    bad = {"subaccountId": "", "tenant": "", "takeOwnership": "yes", "timeoutSeconds": -1}
+    assert failed_properties(provider.check({}, bad)) == [
         "subaccountId",
+        "takeOwnership",
+        "tenant",
         "timeoutSeconds",
     ]
 

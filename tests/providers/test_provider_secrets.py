@@ -75,7 +75,7 @@ def test_no_secret_in_logs_output_or_errors(
         status=502,
         when="after",
     )
-    access.create({"subaccountId": SUBACCOUNT_1})
+    access.create({"subaccountId": SUBACCOUNT_1, "tenant": "team-a"})
     inst_props = {
         "subaccountId": SUBACCOUNT_1,
         "name": NAME,

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import resource
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from emulator_fixtures import FAST, SUBACCOUNT_1, sandbox_seeds
@@ -136,3 +143,95 @@ def clarity_problems(error: BaseException, secrets: Iterable[str]) -> list[str]:
     full = error_text(error)
     problems += [f"reveals a secret ({s[:4]}…)" for s in secrets if s and s in full]
     return problems
+
+
+# ---- hostile inputs: the real entry point in a child process, bounded in time and memory -------------------
+
+BTP_INFRA = Path(sys.executable).with_name("btp-infra")
+"""The installed console script (``.venv/bin/btp-infra``)."""
+CHILD_MEMORY_LIMIT = 512 * 2**20
+"""Address-space limit of a child ``btp-infra`` (a normal ``plan`` needs less than 200 MiB of it)."""
+CHILD_TIMEOUT = 60.0
+_CREDENTIAL_ENV = ("BTP_CIS_SERVICE_KEY", "BTP_CIS_SERVICE_KEY_FILE", "BTP_INFRA_KEYRING_PROFILE")
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """What a child ``btp-infra`` did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def run_btp_infra(
+    *args: str,
+    home: Path,
+    env: Mapping[str, str] | None = None,
+    stdin: Any = subprocess.DEVNULL,
+    cwd: Path | None = None,
+    timeout: float = CHILD_TIMEOUT,
+    memory: int = CHILD_MEMORY_LIMIT,
+) -> ChildRun:
+    """``btp-infra ARGS`` in a child with an address-space limit and a timeout: a hang fails the test with
+    ``TimeoutExpired`` (the child is killed), a runaway allocation dies in the child. No credential source
+    of the caller leaks in; the keyring is a plaintext file under ``home`` (never the user's keyring)."""
+    child_env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_ENV}
+    child_env.update(
+        {
+            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(home),
+            "LC_ALL": "C.UTF-8",
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
+    child_env.update(env or {})
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(BTP_INFRA), *args],
+        env=child_env,
+        stdin=stdin,
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+        preexec_fn=limit_memory,  # only setrlimit, before exec
+        check=False,
+    )
+    return ChildRun(
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+        time.monotonic() - started,
+    )
+
+
+def one_error_line(output: str) -> str:
+    """The single ``Error: ...`` line of a click error (usage errors may add their ``Usage:``/``Try`` lines),
+    asserting there is no traceback and no other error text."""
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1, output
+    others = [line for line in lines if not line.startswith(("Error:", "Usage:", "Try "))]
+    assert others == [], output
+    return errors[0]
+
+
+def cis_key_document(secret: str, client_id: str = "sb-cis-central!b1") -> dict[str, Any]:
+    """A cockpit-shaped cis service key (global account, plan central) whose client secret is ``secret``."""
+    return {
+        "endpoints": {
+            "accounts_service_url": "https://accounts-service.cfapps.eu10.hana.ondemand.com",
+            "entitlements_service_url": "https://entitlements-service.cfapps.eu10.hana.ondemand.com",
+        },
+        "uaa": {
+            "clientid": client_id,
+            "clientsecret": secret,
+            "url": "https://ga.authentication.eu10.hana.ondemand.com",
+        },
+    }

@@ -25,6 +25,8 @@ from btp_infra.credentials import CredentialsError, resolve_cis_service_key
 from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import SandboxServer
 
+from .support import cis_key_document
+
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 HEAD = f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
 KEY_SECRET = "KEY-SECRET-sentinel-5f3a9c"
@@ -363,17 +365,7 @@ def test_duplicate_mappings_across_stacks_are_rejected_by_plan(case: FleetCase, 
 
 
 def good_key() -> dict[str, Any]:
-    return {
-        "endpoints": {
-            "accounts_service_url": "https://accounts-service.cfapps.eu10.hana.ondemand.com",
-            "entitlements_service_url": "https://entitlements-service.cfapps.eu10.hana.ondemand.com",
-        },
-        "uaa": {
-            "clientid": "sb-cis-central!b1",
-            "clientsecret": KEY_SECRET,
-            "url": "https://ga.authentication.eu10.hana.ondemand.com",
-        },
-    }
+    return cis_key_document(KEY_SECRET)
 
 
 def edited(**changes: Any) -> str:

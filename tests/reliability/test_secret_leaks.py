@@ -30,6 +30,7 @@ from btp_infra.local_engine import LocalEngine, RunResult
 from btp_infra.rendering import redact_secrets
 from btp_infra.sandbox import SandboxConfig, SandboxServer
 
+from .support import cis_key_document as support_key
 from .support import emulator_secrets, error_text, sandbox_config, tenant_config
 
 CIS_SECRET = "cis-secret-SENTINEL-8d41b7f0c2"
@@ -218,17 +219,7 @@ def test_the_keyring_path_leaks_nothing(
 
 
 def cis_key_document() -> dict[str, Any]:
-    return {
-        "endpoints": {
-            "accounts_service_url": "https://accounts-service.cfapps.eu10.hana.ondemand.com",
-            "entitlements_service_url": "https://entitlements-service.cfapps.eu10.hana.ondemand.com",
-        },
-        "uaa": {
-            "clientid": "sb-leak-check",
-            "clientsecret": CIS_SECRET,
-            "url": "https://ga.authentication.eu10.hana.ondemand.com",
-        },
-    }
+    return support_key(CIS_SECRET, "sb-leak-check")
 
 
 @pytest.fixture
