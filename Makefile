@@ -22,7 +22,7 @@ typecheck:
 unit:
 	$(BIN)/pytest -q
 
-plan:  ## offline plan of every stack in stacks/ (no Pulumi CLI, cluster or BTP needed)
+plan:  ## offline plan of every stack in stacks/ (no Pulumi CLI, cluster or BTP needed; an empty stacks/ passes)
 	$(BIN)/btp-infra plan --all
 
 bench:

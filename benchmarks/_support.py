@@ -119,7 +119,11 @@ def tenant_seeds(count: int) -> list[SubaccountSeed]:
 
 def tenant_config(index: int) -> dict[str, str]:
     """The stack config (engine form) of tenant ``index``: the defaults, i.e. the operator-access chain."""
-    return {"btp-infra:namespace": tenant_name(index), "btp-infra:subaccountId": tenant_guid(index)}
+    return {
+        "btp-infra:namespace": tenant_name(index),
+        "btp-infra:subaccountId": tenant_guid(index),
+        "btp-infra:kubeContext": "kyma",
+    }
 
 
 def instance_name(namespace: str) -> str:

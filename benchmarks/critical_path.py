@@ -180,11 +180,17 @@ class TimedEngine(LocalEngine):
         self.step_seconds: dict[str, float] = {}
 
     def step(
-        self, type_: str, name: str, raw_inputs: Mapping[str, Any], previous: StateEntry | None
-    ) -> tuple[str, dict[str, Any], str]:
+        self,
+        type_: str,
+        name: str,
+        raw_inputs: Mapping[str, Any],
+        previous: StateEntry | None,
+        *,
+        preview: bool = False,
+    ) -> tuple[str | None, dict[str, Any], str]:
         started = time.perf_counter()
         try:
-            return super().step(type_, name, raw_inputs, previous)
+            return super().step(type_, name, raw_inputs, previous, preview=preview)
         finally:
             self.step_seconds[type_.rsplit(":", 1)[-1]] = time.perf_counter() - started
 

@@ -35,6 +35,7 @@ def stack_file(index: int) -> str:
         "config:",
         f"  btp-infra:namespace: tenant-{index:04d}",
         f"  btp-infra:subaccountId: {guid}",
+        "  btp-infra:kubeContext: kyma",
         "  btp-infra:region: eu10",
         "  btp-infra:labels:",
         f'    cost-center: "{1000 + index}"',

@@ -43,7 +43,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from btp_infra import operator_secret
+from btp_infra import names, operator_secret
 from btp_infra.catalog import OPERATOR_ACCESS, known_plan
 from btp_infra.limits import (
     MAX_INT_DIGITS,
@@ -93,10 +93,9 @@ PROJECT: Final = "btp-infra"
 NAMESPACE: Final = PROJECT
 """Alias of :data:`PROJECT`: the Pulumi *config* namespace (not a Kubernetes namespace)."""
 
-SYSTEM_NAMESPACES: Final = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "kyma-system", "istio-system"}
-)
-DEFAULT_MANAGEMENT_NAMESPACE: Final = "kyma-system"
+SYSTEM_NAMESPACES: Final = names.SYSTEM_NAMESPACES
+"""One definition, shared with the policy pack (:mod:`btp_infra.names`)."""
+DEFAULT_MANAGEMENT_NAMESPACE: Final = names.DEFAULT_MANAGEMENT_NAMESPACE
 #: Labels on every SM instance and binding btp-infra creates (SM label keys allow ``[A-Za-z0-9._-]`` only).
 SM_MANAGED_BY_LABEL: Final = "btp-infra.managed-by"
 SM_TENANT_LABEL: Final = "btp-infra.tenant"
@@ -109,7 +108,7 @@ SECRET_KEYS: Final = frozenset({"cisServiceKey", "kubeconfig"})
 """Keys whose values are secrets: never rendered; the only keys that may be ``secure:`` in a stack file."""
 
 RESERVED_LABEL_KEYS: Final = frozenset(
-    {"istio-injection", "btp-infra.io/tenant", "btp-infra.io/subaccount", "app.kubernetes.io/managed-by"}
+    {names.LABEL_ISTIO_INJECTION, names.LABEL_TENANT, names.LABEL_SUBACCOUNT, names.LABEL_MANAGED_BY}
 )
 RESERVED_LABEL_PREFIXES: Final = ("btp-infra.io/", "kubernetes.io/", "k8s.io/")
 
@@ -118,8 +117,17 @@ PASSTHROUGH_NAMESPACES: Final = frozenset({"kubernetes", "pulumi"})
 #: Top-level keys of a Pulumi stack file.
 STACK_FILE_KEYS: Final = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 
+IGNORED_KUBERNETES_KEYS: Final = {
+    "kubernetes:context": "kubeContext",
+    "kubernetes:kubeconfig": "kubeconfig",
+    "kubernetes:cluster": "kubeContext",
+}
+"""``kubernetes:*`` keys that choose the cluster, and the ``btp-infra:`` key to use instead. They configure
+only pulumi-kubernetes' *default* provider; btp-infra's explicit provider reads its own inputs, so they would
+be silently ignored (``provider.go``, ``Configure``). A stack that sets one is refused."""
+
 _BOOL_KEYS: Final = frozenset({"mtls", "protect", "takeOwnership"})
-_JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts"})
+_JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts", "x509"})
 _DEFAULT_SOURCE: Final = "<config>"
 _VALUE_WIDTH: Final = 60
 _KEY_WIDTH: Final = 100
@@ -438,6 +446,14 @@ VALID_QUANTITY: Final = (
 VALID_DURATION: Final = (
     "a number of seconds (600) or a duration such as 90s, 30m, 1h or 1h30m, between 1s and 24h"
 )
+VALID_X509_VALIDITY: Final = (
+    "a number of days (30) or days with the d unit (30d), from 1d to 3650d (Service Manager's default: 7d)"
+)
+VALID_X509_KEY_LENGTH: Final = "2048, 3072 or 4096 (bits; default 2048)"
+VALID_X509: Final = (
+    "a mapping with validity (" + VALID_X509_VALIDITY + ") and/or keyLength (" + VALID_X509_KEY_LENGTH + "), "
+    "only with credentialType: x509"
+)
 VALID_BTP_NAME: Final = "a BTP technical name: letters, digits, '.', '_' and '-' (e.g. hana-cloud, hana)"
 VALID_AMOUNT: Final = "a whole number from 1 to 2000000000, only for plans with a numeric quota"
 
@@ -625,6 +641,44 @@ class EntitlementSpec(BaseModel):
 
 
 _Seconds = Annotated[int, BeforeValidator(_to_seconds)]
+
+
+def _to_days(value: object) -> int:
+    """Whole days from a number or ``<n>d`` (the x509 binding validity Service Manager takes, in DAYS)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid("must be a number of days or a duration such as 30d", VALID_X509_VALIDITY)
+    if isinstance(value, str):
+        match = re.fullmatch(r"([0-9]{1,6})d?", value.strip())
+        if match is None:
+            raise _Invalid("is not a duration in days", VALID_X509_VALIDITY)
+        value = int(match.group(1))
+    if not 1 <= value <= 3650:
+        raise _Invalid("is out of range", VALID_X509_VALIDITY)
+    return value
+
+
+_Days = Annotated[int, BeforeValidator(_to_days)]
+
+
+class X509Settings(BaseModel):
+    """The x509 binding's certificate: validity in days and RSA key length (Service Manager's parameters)."""
+
+    model_config = _MODEL_CONFIG
+
+    validity: _Days = Field(default=7, description=VALID_X509_VALIDITY)
+    key_length: int = Field(default=2048, alias="keyLength", description=VALID_X509_KEY_LENGTH)
+
+    @field_validator("key_length")
+    @classmethod
+    def _check_key_length(cls, value: int) -> int:
+        if value not in (2048, 3072, 4096):
+            raise _Invalid("is not a supported key length", VALID_X509_KEY_LENGTH)
+        return value
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Service Manager's binding parameters (btp-api.md §B.1)."""
+        return {"x509": {"key-length": self.key_length, "validity": self.validity, "validity-type": "DAYS"}}
 
 
 class Timeouts(BaseModel):
@@ -901,7 +955,15 @@ class TenantConfig(BaseModel):
         default=None, description="a kubeconfig path or content (may be a Pulumi secret)"
     )
     kube_context: str | None = Field(
-        default=None, alias="kubeContext", description="the name of a context in the kubeconfig"
+        default=None,
+        alias="kubeContext",
+        description="the name of a context in the kubeconfig (required by the stack loaders)",
+    )
+    cluster_identifier: str | None = Field(
+        default=None,
+        alias="clusterIdentifier",
+        description="a stable name of the cluster (default: kubeContext); a change replaces every Kubernetes "
+        "resource of the tenant",
     )
     cis_service_key: SecretStr | EncryptedSecret | None = Field(
         default=None,
@@ -918,6 +980,7 @@ class TenantConfig(BaseModel):
         default_factory=Timeouts,
         description="a mapping with any of entitlement, adminAccess, instance, binding: " + VALID_DURATION,
     )
+    x509: X509Settings | None = Field(default=None, description=VALID_X509)
 
     _source: str = PrivateAttr(default=_DEFAULT_SOURCE)
 
@@ -931,7 +994,7 @@ class TenantConfig(BaseModel):
             raise _Invalid(problem, VALID_NAMESPACE)
         if value in SYSTEM_NAMESPACES:
             raise _Invalid("is a system namespace", VALID_NAMESPACE)
-        if value.startswith("kube-"):
+        if value.startswith(names.RESERVED_PREFIX):
             raise _Invalid("uses the kube- prefix reserved for Kubernetes", VALID_NAMESPACE)
         return value
 
@@ -995,6 +1058,13 @@ class TenantConfig(BaseModel):
             raise _Invalid("is empty", "the name of a context in the kubeconfig")
         return value
 
+    @field_validator("cluster_identifier")
+    @classmethod
+    def _check_cluster_identifier(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise _Invalid("is empty", "a stable name of the cluster (default: kubeContext)")
+        return value
+
     @field_validator("keyring_profile")
     @classmethod
     def _check_profile(cls, value: str | None) -> str | None:
@@ -1025,6 +1095,15 @@ class TenantConfig(BaseModel):
                     "remove managementNamespace, or set secretPlacement: management",
                     key=("managementNamespace",),
                     value=self.management_namespace,
+                )
+            )
+        if self.x509 is not None and self.credential_type != "x509":
+            problems.append(
+                _Invalid(
+                    f"is only used with credentialType: x509 (here credentialType is {self.credential_type})",
+                    "remove x509, or set credentialType: x509",
+                    key=("x509",),
+                    value=self.x509.model_dump(by_alias=True),
                 )
             )
         seen: dict[tuple[str, str], int] = {}
@@ -1078,12 +1157,18 @@ class TenantConfig(BaseModel):
         return f"{self.instance_name}-{self.credential_type}"
 
     @property
+    def binding_parameters(self) -> dict[str, Any]:
+        """Extra Service Manager parameters of the operator binding: the x509 settings when configured
+        (else none: Service Manager's defaults apply, 7 days and 2048 bits, and existing bindings stay)."""
+        return self.x509.parameters if self.x509 is not None else {}
+
+    @property
     def namespace_labels(self) -> dict[str, str]:
         """All labels of the tenant Namespace: btp-infra's own first, then the user's."""
         labels = {
-            "istio-injection": "enabled",
-            "btp-infra.io/tenant": self.namespace,
-            "btp-infra.io/subaccount": self.subaccount_id,
+            names.LABEL_ISTIO_INJECTION: "enabled",
+            names.LABEL_TENANT: self.namespace,
+            names.LABEL_SUBACCOUNT: self.subaccount_id,
             "app.kubernetes.io/managed-by": "btp-infra",
         }
         labels.update(self.labels)
@@ -1112,6 +1197,15 @@ class TenantConfig(BaseModel):
         """The cis key JSON when known in plaintext (from the engine); None if unset or still encrypted."""
         key = self.cis_service_key
         return key.get_secret_value() if isinstance(key, SecretStr) else None
+
+    @property
+    def kube_cluster_identifier(self) -> str | None:
+        """The provider's ``clusterIdentifier``: ``clusterIdentifier``, else ``kubeContext``.
+
+        pulumi-kubernetes replaces the provider (and every resource it manages) when this changes, and only
+        then; without it, any change of the kubeconfig's active cluster entry (a rotated CA) does
+        (``provider.go``, ``DiffConfig``)."""
+        return self.cluster_identifier or self.kube_context
 
     @property
     def kubeconfig_value(self) -> str | None:
@@ -1325,6 +1419,67 @@ def parse_config(
     return _validate(data, source=source, hidden=set(secret_keys))
 
 
+def _kubernetes_key_issue(source: str, key: str, value: object) -> ConfigIssue:
+    instead = IGNORED_KUBERNETES_KEYS[key]
+    return ConfigIssue(
+        source,
+        key,
+        _secure_safe(value, key),
+        "is not read: btp-infra configures its own Kubernetes provider, which ignores kubernetes:* config",
+        f"set {PROJECT}:{instead} instead (and remove {key})",
+    )
+
+
+def _kube_context_issue(source: str) -> ConfigIssue:
+    return ConfigIssue(
+        source,
+        "kubeContext",
+        NO_VALUE,
+        "is required: without it the ambient kubeconfig's current context decides which cluster the tenant "
+        "lands on",
+        "the name of a context in the kubeconfig: pulumi config set btp-infra:kubeContext <context>",
+    )
+
+
+def _validate_target(
+    data: Mapping[str, object],
+    *,
+    source: str,
+    hidden: Collection[str] = (),
+    issues: Sequence[ConfigIssue] = (),
+    reported: Collection[str] = (),
+) -> TenantConfig:
+    """:func:`_validate` for a whole stack (the loaders): also requires ``kubeContext``, reported last."""
+    missing = data.get("kubeContext") is None and "kubeContext" not in reported
+    try:
+        config = _validate(data, source=source, hidden=hidden, issues=issues, reported=reported)
+    except ConfigError as err:
+        if missing:
+            raise ConfigError([*err.issues, _kube_context_issue(source)]) from None
+        raise
+    if missing:
+        raise ConfigError([_kube_context_issue(source)])
+    return config
+
+
+def _is_kubeconfig_content(value: object) -> bool:
+    """True for a kubeconfig's content (YAML/JSON text, or a mapping), False for a path.
+
+    pulumi-kubernetes takes either (``util.go``, ``parseKubeconfigString``: a path if it names a file, else
+    content); a path is one line that is not a YAML/JSON mapping.
+    """
+    if not isinstance(value, str):
+        return isinstance(value, dict | list)
+    text = value.strip()
+    if "\n" in text or text.startswith(("{", "[")):
+        return True
+    try:
+        parsed = load_yaml_text(text)
+    except (ValueError, yaml.YAMLError):
+        return False
+    return isinstance(parsed, dict)
+
+
 def from_pulumi_config(
     values: Mapping[str, str | None], *, source: str, secret_keys: Collection[str] = ()
 ) -> TenantConfig:
@@ -1338,17 +1493,21 @@ def from_pulumi_config(
     engine's whole config map to also catch misspelt keys. ``source`` is the stack file path for messages.
     """
     data: dict[str, object] = {}
+    issues: list[ConfigIssue] = []
     for key, value in values.items():
         if value is None:
             continue
         namespace, sep, name = key.partition(":")
         if not sep:
             name = key
+        elif key in IGNORED_KUBERNETES_KEYS:
+            issues.append(_kubernetes_key_issue(source, key, value))
+            continue
         elif namespace != PROJECT:
             continue
         data[name] = value
     hidden = {k.partition(":")[2] if ":" in k else k for k in secret_keys}
-    return _validate(data, source=source, hidden=hidden)
+    return _validate_target(data, source=source, hidden=hidden, issues=issues)
 
 
 class _YamlLimitError(yaml.composer.ComposerError):
@@ -1485,7 +1644,8 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 _VALID_STACK_FILE: Final = (
-    "a YAML mapping with a config: mapping of btp-infra:<key> entries, like stacks/Pulumi.example.yaml"
+    "a YAML mapping with a config: mapping of btp-infra:<key> entries, "
+    "like examples/stacks/Pulumi.example.yaml"
 )
 
 
@@ -1520,13 +1680,14 @@ def _read_yaml(path: Path, source: str) -> object:
         raise _file_issue(
             source,
             "stack file not found",
-            "an existing stacks/Pulumi.<stack>.yaml (copy stacks/Pulumi.example.yaml)",
+            "an existing stacks/Pulumi.<stack>.yaml (copy examples/stacks/Pulumi.example.yaml)",
         ) from None
     except InputLimitError as exc:
         raise _file_issue(
             source,
             str(exc),
-            f"a regular file of at most {format_size(MAX_STACK_FILE_BYTES)}, like stacks/Pulumi.example.yaml",
+            f"a regular file of at most {format_size(MAX_STACK_FILE_BYTES)}, "
+            "like examples/stacks/Pulumi.example.yaml",
         ) from None
     except OSError as exc:
         raise _file_issue(source, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
@@ -1613,6 +1774,9 @@ def load_stack_file(path: str | Path) -> TenantConfig:
                 )
             )
             continue
+        if full_key in IGNORED_KUBERNETES_KEYS:
+            issues.append(_kubernetes_key_issue(source, full_key, value))
+            continue
         if namespace in PASSTHROUGH_NAMESPACES:
             continue
         if namespace != PROJECT:
@@ -1652,8 +1816,21 @@ def load_stack_file(path: str | Path) -> TenantConfig:
             )
             reported.add(name)
             continue
+        if name == "kubeconfig" and value is not None and _is_kubeconfig_content(value):
+            issues.append(
+                ConfigIssue(
+                    source,
+                    name,
+                    SECRET,
+                    "is a kubeconfig's content in plain text in the stack file",
+                    "a path (plain text is fine), or the content encrypted: "
+                    "pulumi config set --secret btp-infra:kubeconfig < kubeconfig.yaml",
+                )
+            )
+            reported.add(name)
+            continue
         data[name] = value
-    return _validate(data, source=source, issues=issues, reported=reported)
+    return _validate_target(data, source=source, issues=issues, reported=reported)
 
 
 def _is_secure(value: object) -> bool:
@@ -1726,32 +1903,56 @@ def discover_stacks(project_dir: str | Path = ".") -> list[Path]:
     return sorted(found)
 
 
-def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
-    """Issues for namespaces or subaccounts mapped by more than one stack (each names both files).
+def cluster_of(config: TenantConfig) -> tuple[str | None, str | None]:
+    """The cluster a stack deploys to, as far as its config tells: its ``kubeconfig`` (plaintext) and
+    ``kubeContext``. Stacks with neither share the ambient cluster; an encrypted kubeconfig counts by its
+    context only (it cannot be read offline), so two such stacks on one context are taken as one cluster."""
+    return config.kubeconfig_value, config.kube_context
 
+
+def _cluster_text(cluster: tuple[str | None, str | None]) -> str:
+    """The cluster in a message: the context name only (a kubeconfig is a secret and never shown)."""
+    kubeconfig, context = cluster
+    if context is not None:
+        return f"on the same cluster (kubeContext {context!r})"
+    return (
+        "on the same cluster (the same kubeconfig)"
+        if kubeconfig
+        else "on the same cluster (ambient kubeconfig)"
+    )
+
+
+def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
+    """Issues for mappings that two stacks claim (each names both files).
+
+    A namespace is unique per cluster (:func:`cluster_of`): ``orders`` may be mapped on two clusters. A
+    subaccount is mapped by one namespace fleet-wide (one subaccount = one tenant, whatever the cluster). A
+    tenant namespace may not be another stack's management namespace on the same cluster.
     Keys of ``configs`` name the stacks (used when a config has no source file).
     """
     issues: list[ConfigIssue] = []
-    namespaces: dict[str, str] = {}
+    namespaces: dict[tuple[tuple[str | None, str | None], str], str] = {}
     subaccounts: dict[str, str] = {}
-    management: dict[str, str] = {}
+    management: dict[tuple[tuple[str | None, str | None], str], str] = {}
     for name, config in configs.items():
         if config.uses_management_namespace:
-            management.setdefault(config.management_namespace, _where(name, config))
+            management.setdefault((cluster_of(config), config.management_namespace), _where(name, config))
     for name, config in configs.items():
         where = _where(name, config)
-        if config.namespace in namespaces:
+        cluster = cluster_of(config)
+        if (cluster, config.namespace) in namespaces:
             issues.append(
                 ConfigIssue(
                     where,
                     "namespace",
                     config.namespace,
-                    f"is also mapped by {namespaces[config.namespace]}",
-                    "a namespace that no other stack maps (one namespace = one stack = one subaccount)",
+                    f"is also mapped by {namespaces[cluster, config.namespace]} {_cluster_text(cluster)}",
+                    "a namespace that no other stack maps on this cluster (one namespace = one stack = one "
+                    "subaccount)",
                 )
             )
         else:
-            namespaces[config.namespace] = where
+            namespaces[cluster, config.namespace] = where
         if config.subaccount_id in subaccounts:
             issues.append(
                 ConfigIssue(
@@ -1759,19 +1960,20 @@ def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
                     "subaccountId",
                     config.subaccount_id,
                     f"is also mapped by {subaccounts[config.subaccount_id]}",
-                    "a subaccount that no other stack maps (one subaccount = one stack = one namespace)",
+                    "a subaccount that no other stack maps, on any cluster (one subaccount = one stack = one "
+                    "namespace)",
                 )
             )
         else:
             subaccounts[config.subaccount_id] = where
-        if config.namespace in management:
+        if (cluster, config.namespace) in management:
             issues.append(
                 ConfigIssue(
                     where,
                     "namespace",
                     config.namespace,
-                    f"is the management namespace of {management[config.namespace]}",
-                    "a tenant namespace that is not any stack's managementNamespace",
+                    f"is the management namespace of {management[cluster, config.namespace]}",
+                    "a tenant namespace that is not any stack's managementNamespace on this cluster",
                 )
             )
     return issues

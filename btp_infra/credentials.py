@@ -99,6 +99,38 @@ def _backend_name() -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
+#: Backends that keep nothing, or keep secrets in a plain file: never chosen for the cis key implicitly.
+INSECURE_BACKENDS: Final = frozenset(
+    {
+        "keyring.backends.fail.Keyring",
+        "keyring.backends.null.Keyring",
+        "keyrings.alt.file.PlaintextKeyring",
+    }
+)
+BACKEND_ENV: Final = "PYTHON_KEYRING_BACKEND"
+
+
+def _names(backend: object) -> list[str]:
+    inner = getattr(backend, "backends", None)  # keyring's ChainerBackend
+    if isinstance(inner, list | tuple):
+        return [name for b in inner for name in _names(b)]
+    return [f"{type(backend).__module__}.{type(backend).__name__}"]
+
+
+def _secure_keyring(where: str, environ: Mapping[str, str]) -> None:
+    """Refuse an insecure backend unless the user chose it with ``PYTHON_KEYRING_BACKEND`` (keyring's own
+    setting): on headless Linux and in containers there is no Secret Service, and keyring would fall back to
+    a plain file (with ``keyrings.alt`` installed) or to nothing."""
+    names = _names(keyring.get_keyring())
+    if environ.get(BACKEND_ENV) or (names and not set(names) <= INSECURE_BACKENDS):
+        return
+    raise CredentialsError(
+        f"{where}: no secure keyring backend on this machine (no Secret Service, Keychain or Credential "
+        f"Locker; found {', '.join(names) or 'none'}); use env {ENV_KEY} or {ENV_KEY_FILE}, or the stack "
+        f"secret {CONFIG_KEY}, instead (or choose a backend with {BACKEND_ENV})"
+    )
+
+
 def _backend_failed(where: str, exc: Exception) -> CredentialsError:
     """The one line for any failure of the keyring backend: its name and the kind of failure, no details
     (a corrupted file backend's parse errors quote the file's lines, that is, stored secrets)."""
@@ -109,6 +141,7 @@ def _backend_failed(where: str, exc: Exception) -> CredentialsError:
 
 def _from_keyring(profile: str, origin: str) -> ResolvedCisKey:
     source = f"keyring {KEYRING_SERVICE}/{profile} (profile from {origin})"
+    _secure_keyring(source, os.environ)
     try:
         raw = keyring.get_password(KEYRING_SERVICE, profile)
     except Exception as exc:  # any backend failure: KeyringError, configparser, base64, UnicodeDecodeError
@@ -204,6 +237,7 @@ def store_in_keyring(profile: str, raw_key: str | bytes | Mapping[str, Any]) -> 
     else:
         document = json.loads(raw_key.decode("utf-8") if isinstance(raw_key, bytes) else raw_key)
     compact = json.dumps(document, separators=(",", ":"))
+    _secure_keyring(f"keyring {KEYRING_SERVICE}/{profile}", os.environ)
     try:
         keyring.set_password(KEYRING_SERVICE, profile, compact)
     except Exception as exc:  # any backend failure (see _from_keyring)

@@ -20,6 +20,14 @@ Engine rules it models (read from ``pulumi/pulumi``):
   --exclude-protected`` keeps the protected resources and their transitive dependencies (parents,
   dependencies, providers) and deletes the rest (``pkg/cmd/pulumi/operations/destroy.go``:
   ``getProtectedExcludes``).
+- Refresh and destroy run no program: providers are configured with the stack config of the last ``up``
+  (:attr:`LocalEngine.provider_config`, the dynamic default provider's inputs in state), not the current one.
+- Preview (:meth:`LocalEngine.preview`) changes nothing: ``check`` and ``diff`` run with unknowns as the
+  dynamic server passes them (:class:`pulumi.output.Unknown`); the Python dynamic server advertises no preview
+  support, so a Create step's outputs are its inputs with an unknown id, and an Update step's outputs are its
+  new inputs with the old id (``sdk/go/common/resource/plugin/provider_plugin.go``: ``Create``, ``Update``;
+  ``pkg/resource/deploy/step.go``: ``UpdateStep.Apply`` keeps the id even in previews). Every computed
+  output of an updated resource is therefore unknown to its dependents in preview.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from pulumi.dynamic.config import Config
 from pulumi.runtime import mocks as pulumi_mocks
 
 from btp_infra import program
+from btp_infra.btp.auth import clear_token_cache
 from btp_infra.rendering import PROJECT, GraphMocks, RecordingMonitor, RenderResult, render, unwrap_secrets
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic/"
@@ -99,6 +108,13 @@ class LocalEngine:
     def __init__(self, stack: str, config: Mapping[str, str]) -> None:
         self.stack = stack
         self.config = dict(config)
+        #: The config of the dynamic default provider in state: the stack config of the last ``up``. Refresh
+        #: and destroy run no program and configure providers with it, not with the current stack config
+        #: (``pkg/resource/deploy/providers/registry.go``: ``Registry.Same`` → ``Configure`` with the provider
+        #: resource's stored inputs; reached through ``Deployment.EnsureProvider`` from ``GenerateDeletes``
+        #: and from ``deploymentExecutor.refresh``).
+        self.provider_config: dict[str, str] | None = None
+        self._configure_with: dict[str, str] = self.config
         self.resources: dict[tuple[str, str], StateEntry] = {}
         self._lock = threading.Lock()
         self._providers: dict[str, ResourceProvider] = {}
@@ -122,25 +138,49 @@ class LocalEngine:
             found = self._providers.get(serialized)
             if found is None:
                 found = dill.loads(base64.b64decode(serialized))  # noqa: S301 - our own state
-                found.configure(ConfigureRequest(Config(dict(self.config), PROJECT)))
+                found.configure(ConfigureRequest(Config(dict(self._configure_with), PROJECT)))
                 self._providers[serialized] = found
             return found
 
-    def _new_process(self) -> None:
+    def _new_process(self, *, from_state: bool = False) -> None:
         """Forget the unpickled providers: the engine starts a fresh provider process for every command, so
-        nothing a provider cached (clients, tokens, SM admin credentials) outlives one up/refresh/destroy."""
+        nothing a provider cached (clients, tokens, SM admin credentials) outlives one up/refresh/destroy.
+        ``from_state``: the providers are configured from state (refresh, destroy), else from the stack."""
         with self._lock:
             self._providers = {}
+            stored = self.provider_config if from_state else None
+            self._configure_with = dict(stored if stored is not None else self.config)
+        clear_token_cache()  # the process-wide token cache goes with the process
 
     def up(self) -> RunResult:
         """Run the program; create, update or replace what changed; delete what is no longer declared."""
+        return self._run(preview=False)
+
+    def preview(self) -> RunResult:
+        """What ``pulumi preview`` shows, changing nothing: the steps ``up`` would take (``deleted`` = what
+        ``up`` would delete), with the engine's preview values (see the module docstring)."""
+        return self._run(preview=True)
+
+    def _run(self, *, preview: bool) -> RunResult:
         self._new_process()
+        if not preview:  # the default provider is registered (and stored) with the current stack config
+            self.provider_config = dict(self.config)
         self._aliased = {}
-        mocks = _ExecutingMocks(self)
+        mocks = _ExecutingMocks(self, preview=preview)
         monitor = _EngineMonitor(mocks)
-        result = RunResult(render=render(self.stack, self.config, program.main, monitor=monitor))
+        result = RunResult(
+            render=render(self.stack, self.config, program.main, preview=preview, monitor=monitor)
+        )
         result.created, result.updated = mocks.created, mocks.updated
         result.replaced, result.same = mocks.replaced, mocks.same
+        if preview:
+            if result.ok:
+                moved = set(self._aliased.values())  # matched through an alias: not deleted
+                stale = [
+                    e for key, e in self.resources.items() if key not in mocks.seen and key[1] not in moved
+                ]
+                result.deleted = [e.name for e in self._deletion_order(stale) if e.dynamic]
+            return result
         if result.ok:
             stale = [e for key, e in self.resources.items() if key not in mocks.seen]
             try:
@@ -154,7 +194,7 @@ class LocalEngine:
 
     def refresh(self) -> list[str]:
         """Read every dynamic resource; drop those gone out of band. Returns the names of dropped ones."""
-        self._new_process()
+        self._new_process(from_state=True)
         dropped: list[str] = []
         for key, entry in sorted(self.state.items(), key=lambda kv: kv[1].order):
             read = self.provider(entry.provider).read(entry.id, dict(entry.outputs))
@@ -173,7 +213,7 @@ class LocalEngine:
         protected resource stops the destroy when its turn comes (:class:`ProtectedResourceError`), after
         what depends on it is gone. ``exclude_protected`` keeps protected resources and their transitive
         dependencies. Returns the names deleted, in order."""
-        self._new_process()
+        self._new_process(from_state=True)
         keep = self._protected_closure() if exclude_protected else set()
         deleted: list[str] = []
         doomed = [e for e in self.resources.values() if (e.type, e.name) not in keep]
@@ -232,9 +272,12 @@ class LocalEngine:
             entry.order = previous.order if previous else self._order
             self.resources[(entry.type, entry.name)] = entry
 
-    def match(self, type_: str, name: str, aliases: Iterable[str], parent: str | None) -> StateEntry | None:
+    def match(
+        self, type_: str, name: str, aliases: Iterable[str], parent: str | None, *, move: bool = True
+    ) -> StateEntry | None:
         """The old state of a registration: by name, then by alias, then by the alias inherited from a parent
-        matched through an alias; an entry found through an alias is moved to the new name."""
+        matched through an alias; an entry found through an alias is moved to the new name (unless ``move``
+        is false: preview)."""
         own = list(aliases)
         candidates = [name, *own]
         old_parent = self._aliased.get(parent) if parent else None
@@ -246,17 +289,28 @@ class LocalEngine:
                 if found is None:
                     continue
                 if candidate != name:
+                    self._aliased[name] = candidate
+                    if not move:
+                        return found
                     del self.resources[(type_, candidate)]
                     found.name = name
                     self.resources[(type_, name)] = found
-                    self._aliased[name] = candidate
                 return found
         return None
 
     def step(
-        self, type_: str, name: str, raw_inputs: Mapping[str, Any], previous: StateEntry | None
-    ) -> tuple[str, dict[str, Any], str]:
-        """Bring one dynamic resource to its declared inputs; returns (id, outputs, what happened)."""
+        self,
+        type_: str,
+        name: str,
+        raw_inputs: Mapping[str, Any],
+        previous: StateEntry | None,
+        *,
+        preview: bool = False,
+    ) -> tuple[str | None, dict[str, Any], str]:
+        """Bring one dynamic resource to its declared inputs; returns (id, outputs, what happened). In
+        ``preview`` nothing is called but check and diff, and nothing is recorded: the id is ``None``
+        (unknown) for a create or replace, and the outputs are the checked inputs for a create, replace or
+        update (the engine's preview of a provider without preview support)."""
         serialized = str(unwrap_secrets(raw_inputs[PROVIDER_KEY]))
         news = {k: unwrap_secrets(v) for k, v in raw_inputs.items() if k != PROVIDER_KEY}
         provider = self.provider(serialized)
@@ -271,11 +325,15 @@ class LocalEngine:
             return id_, self.resources[(type_, name)].outputs, what
 
         if previous is None:
+            if preview:
+                return None, inputs, "created"
             created = provider.create(inputs)
             return save(str(created.id), created.outs, "created")
         diff = provider.diff(previous.id, dict(previous.outputs), inputs)
         if not diff.changes:
             return previous.id, previous.outputs, "same"
+        if preview:
+            return (None, inputs, "replaced") if diff.replaces else (previous.id, inputs, "updated")
         if diff.replaces:
             if diff.delete_before_replace:
                 provider.delete(previous.id, dict(previous.outputs))
@@ -309,8 +367,9 @@ class _EngineMonitor(RecordingMonitor):
 class _ExecutingMocks(pulumi_mocks.Mocks):
     """Mocks that execute dynamic resources through the engine and record everything else."""
 
-    def __init__(self, engine: LocalEngine) -> None:
+    def __init__(self, engine: LocalEngine, *, preview: bool = False) -> None:
         self.engine = engine
+        self.preview = preview
         self.monitor: _EngineMonitor | None = None
         self.render_only = GraphMocks()
         self.seen: set[tuple[str, str]] = set()
@@ -323,7 +382,7 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         request = getattr(self.monitor.current, "request", None) if self.monitor else None
         aliases, parent, protect, depends_on = _registration(request, args)
-        previous = self.engine.match(args.typ, args.name, aliases, parent)
+        previous = self.engine.match(args.typ, args.name, aliases, parent, move=not self.preview)
         with self._lock:
             self.seen.add((args.typ, args.name))
         if not args.typ.startswith(DYNAMIC_PREFIX):
@@ -332,7 +391,9 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
                 id_ = previous.id
             entry = StateEntry(args.typ, args.name, str(id_ or ""), dict(args.inputs), dict(outs), "", 0)
         else:
-            id_, outs, what = self.engine.step(args.typ, args.name, args.inputs, previous)
+            id_, outs, what = self.engine.step(
+                args.typ, args.name, args.inputs, previous, preview=self.preview
+            )
             with self._lock:
                 {
                     "created": self.created,
@@ -340,7 +401,11 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
                     "replaced": self.replaced,
                     "same": self.same,
                 }[what].append(args.name)
+            if self.preview:
+                return id_, outs
             entry = self.engine.resources[(args.typ, args.name)]
+        if self.preview:
+            return id_, outs
         entry.protect, entry.depends_on = protect, depends_on
         if not args.typ.startswith(DYNAMIC_PREFIX):
             self.engine._record(entry)

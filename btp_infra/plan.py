@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pulumi_policy import StackValidationPolicy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from btp_infra import __version__
 from btp_infra.btp.errors import Redactor
@@ -42,14 +42,14 @@ from btp_infra.config import (
 from btp_infra.limits import loads_json
 from btp_infra.policy import rules
 from btp_infra.policy.analyzer import Diagnostic, PackAnalyzer, PolicyConfigError, load_policy_config
-from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION
+from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION, POLICY_FLEET_UNIQUE
 from btp_infra.program import main as tenant_program
 from btp_infra.rendering import RenderedResource, render
 
 SCHEMA_VERSION = 1
 REDACTED = "[secret]"
 #: The plan's own cross-stack check (not part of the pack: the pack sees one stack at a time).
-FLEET_POLICY = "btp-tenant-fleet-unique"
+FLEET_POLICY = POLICY_FLEET_UNIQUE
 
 Status = Literal["passed", "advisory", "failed", "invalid-config", "error"]
 Source = Literal["resource", "stack", "fleet"]
@@ -158,14 +158,16 @@ def default_stacks_dir(project_dir: Path = Path()) -> Path:
 def select_stacks(stacks_dir: Path, names: Sequence[str] = (), *, all_stacks: bool = False) -> list[Path]:
     """The stack files to plan: the named ones, or every ``Pulumi.<stack>.yaml`` of ``stacks_dir``.
 
-    ``names`` are stack names (``incident``) or paths to stack files. Raises :class:`UsageError`.
+    ``names`` are stack names (``incident``) or paths to stack files. An existing directory without stack
+    files is no error (a fresh checkout has no tenants yet: nothing to plan); a missing one is. Raises
+    :class:`UsageError`.
     """
     if names and all_stacks:
         raise UsageError("use either --stack or --all, not both")
     available = discover_stacks(stacks_dir)
     if not names:
-        if not available:
-            raise UsageError(f"no stack files (Pulumi.<stack>.yaml) in {stacks_dir}")
+        if not available and not stacks_dir.is_dir():
+            raise UsageError(f"no stack files (Pulumi.<stack>.yaml) in {stacks_dir}: no such directory")
         return available
     by_name = {stack_name_of(p): p for p in available}
     chosen: list[Path] = []
@@ -384,12 +386,18 @@ def _violation(d: Diagnostic, by_urn: Mapping[str, RenderedResource]) -> Violati
     )
 
 
-def _fleet_violations(configs: Mapping[str, TenantConfig]) -> dict[str, list[Violation]]:
-    """Fleet issues (same namespace/subaccount in two stacks) per stack file, each naming both files."""
+def _fleet_violations(
+    configs: Mapping[str, TenantConfig], level: EnforcementLevel = EnforcementLevel.MANDATORY
+) -> dict[str, list[Violation]]:
+    """Fleet issues (a namespace twice on one cluster, a subaccount twice anywhere) per stack file, each
+    naming both files, at the configured enforcement level of :data:`FLEET_POLICY` (``disabled``: none)."""
     found: dict[str, list[Violation]] = {}
+    if level == EnforcementLevel.DISABLED:
+        return found
+    shown = "mandatory" if level == EnforcementLevel.MANDATORY else "advisory"
     for issue in validate_fleet(configs):
         found.setdefault(issue.source, []).append(
-            Violation(FLEET_POLICY, "mandatory", "critical", issue.render(), "fleet")
+            Violation(FLEET_POLICY, shown, "critical", issue.render(), "fleet")
         )
     return found
 
@@ -469,7 +477,7 @@ def _failure(err: BaseException) -> str:
 
 
 def _load_failed(stack: str, key: str, err: Exception) -> StackReport:
-    valid = "a stack file like stacks/Pulumi.example.yaml"
+    valid = "a stack file like examples/stacks/Pulumi.example.yaml"
     message = f"{key}: cannot be loaded ({_failure(err)}); valid: {valid}"
     return StackReport(stack, key, error_kind="invalid-config", error=message)
 
@@ -515,7 +523,7 @@ def run_plan(
             reports[key] = _load_failed(stack, key, err)
             continue
         configs[key] = config
-    fleet = _fleet_violations(configs)
+    fleet = _fleet_violations(configs, analyzer.plan_settings[FLEET_POLICY].enforcement_level)
     for path in unique:
         key, stack = str(path), _stack_name(path)
         if key not in configs:
@@ -534,7 +542,8 @@ def run_plan(
             reports[key] = StackReport(
                 stack, key, violations=violations, error_kind="render-error", error=_failure(err)
             )
-    levels = {name: s.enforcement_level.value for name, s in analyzer.settings.items()}
+    settings = {**analyzer.settings, **analyzer.plan_settings}
+    levels = {name: s.enforcement_level.value for name, s in settings.items()}
     return PlanReport([reports[str(path)] for path in unique], levels), scrubber
 
 

@@ -6,7 +6,6 @@ Run by ``__main__.py`` at the project root (``pulumi up -s <tenant>``) and, unde
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pulumi
@@ -14,15 +13,17 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from btp_infra.components import TenantNamespace
+from btp_infra.config import IGNORED_KUBERNETES_KEYS, TENANT_RESOURCE, TenantConfig, from_pulumi_config
 from btp_infra.config import NAMESPACE as CONFIG_NAMESPACE
-from btp_infra.config import TENANT_RESOURCE, TenantConfig, from_pulumi_config
 
 
 def raw_stack_config() -> dict[str, Any]:
-    """Every ``btp-infra:*`` value the engine passed to this program (strings, as the CLI supplies them)."""
+    """Every ``btp-infra:*`` value the engine passed to this program (strings, as the CLI supplies them), and
+    the ``kubernetes:*`` keys that choose a cluster, which the config model refuses (the explicit provider
+    would ignore them)."""
     merged = {**get_config_env(), **CONFIG.get()}
     prefix = f"{CONFIG_NAMESPACE}:"
-    return {k: v for k, v in merged.items() if k.startswith(prefix)}
+    return {k: v for k, v in merged.items() if k.startswith(prefix) or k in IGNORED_KUBERNETES_KEYS}
 
 
 def load_config() -> TenantConfig:
@@ -32,14 +33,27 @@ def load_config() -> TenantConfig:
 
 
 def kubernetes_provider(config: TenantConfig) -> k8s.Provider:
-    """The explicit Kubernetes provider: the stack's kubeconfig/context when it names them."""
+    """The explicit Kubernetes provider of the stack, configured for what pulumi-kubernetes really does.
+
+    - ``enable_secret_mutable``: otherwise a change of the operator Secret's ``stringData`` (rotated binding
+      credentials) replaces the Secret, and a named object is replaced delete-first — in that gap the operator
+      falls back to the cluster's own subaccount (pulumi-kubernetes ``diff.go``, ``forceNewProperties``).
+    - ``cluster_identifier`` (``clusterIdentifier``, default the kube context): otherwise any change of the
+      kubeconfig's active cluster entry (a rotated cluster CA, a new API server address) replaces the
+      provider and with it every Kubernetes resource of the tenant (``provider.go``, ``DiffConfig``).
+    - the kubeconfig as written: a path stays a path (``~`` included); the provider expands ``~`` itself on
+      the machine that runs it (``util.go``, ``parseKubeconfigString``), so no home directory lands in state;
+      likewise an unset kubeconfig is not replaced by this machine's ``$KUBECONFIG``.
+    """
     kubeconfig = config.kubeconfig_value
-    if kubeconfig and "\n" not in kubeconfig:
-        kubeconfig = os.path.expanduser(kubeconfig)  # a path: resolve "~" here, where the user wrote it
     return k8s.Provider(
         "kubernetes",
-        kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig else None,
+        # Unset: "" rather than None, which the SDK would replace with $KUBECONFIG (this machine's path, then
+        # stored in state); with "" the provider loads $KUBECONFIG / ~/.kube/config where it runs.
+        kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig else "",
         context=config.kube_context,
+        cluster_identifier=config.kube_cluster_identifier,
+        enable_secret_mutable=True,
     )
 
 

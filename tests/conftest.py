@@ -9,10 +9,22 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
+from btp_infra.btp.auth import clear_token_cache
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_cache() -> Iterator[None]:
+    """Each test starts as a new process would: no token cached for any credential."""
+    clear_token_cache()
+    yield
+    clear_token_cache()
+
 
 @pytest.fixture
-def kr(tmp_path: Path) -> Iterator[PlaintextKeyring]:
-    """A real keyring backend (keyrings.alt plaintext file) in tmp_path, restored afterwards."""
+def kr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlaintextKeyring]:
+    """A real keyring backend (keyrings.alt plaintext file) in tmp_path, restored afterwards; chosen
+    explicitly (``PYTHON_KEYRING_BACKEND``), as btp-infra never uses a plaintext backend implicitly."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     previous = keyring.get_keyring()
     backend = PlaintextKeyring()
     backend.file_path = str(tmp_path / "keyring_pass.cfg")

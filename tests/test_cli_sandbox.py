@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -64,13 +65,16 @@ def test_served_key_runs_the_tenant_chain_end_to_end(
 ) -> None:
     key_file, process = served
     monkeypatch.setenv("BTP_CIS_SERVICE_KEY_FILE", str(key_file))
-    engine = LocalEngine("sandbox", {"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    engine = LocalEngine(
+        "sandbox",
+        {"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID, "btp-infra:kubeContext": "kyma"},
+    )
     run = engine.up()
     assert run.ok, run.render.error
     assert run.created == [
         "tenant-subaccount",
         "tenant-sm-access",
-        "tenant-entitlement-service-manager-service-operator-access",
+        "tenant-entitlement-service-manager/service-operator-access",
         "tenant-operator-access",
         "tenant-operator-access-binding",
     ]
@@ -84,3 +88,102 @@ def test_served_key_runs_the_tenant_chain_end_to_end(
     assert not [i for i in state["instances"] if i["name"].startswith("btp-infra-")]
     assert not state["bindings"] and not state["admin_bindings"]
     assert process.poll() is None, "the sandbox keeps serving until interrupted"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Serving without extra flags: x509 works, the GUIDs are shown, start-up failures are one line (exit 2)
+# ------------------------------------------------------------------------------------------------------------
+
+CLI = Path(sys.executable).with_name("btp-infra")
+
+
+def _stderr_until(process: subprocess.Popen[bytes], needle: bytes, timeout: float = 15) -> bytes:
+    """What the sandbox printed to stderr, up to the line containing ``needle``."""
+    import select
+
+    assert process.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, seen
+        ready, _, _ = select.select([process.stderr], [], [], remaining)
+        if ready:  # os.read: a buffered readline could hold back lines that select() no longer sees
+            chunk = os.read(process.stderr.fileno(), 65536)
+            assert chunk, seen
+            seen += chunk
+    return seen
+
+
+def test_serve_prints_the_seeded_subaccounts(served: tuple[Path, subprocess.Popen[bytes]]) -> None:
+    _, process = served
+    text = _stderr_until(process, b"subaccounts:").decode()
+    assert f"subaccounts: {GUID} (sandbox-sub-1)" in text
+    assert "x509 (mTLS) token endpoint on https://127.0.0.1:" in text
+
+
+def test_served_sandbox_issues_x509_bindings_and_the_tenant_passes_the_pack(
+    served: tuple[Path, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from btp_infra.policy.analyzer import PackAnalyzer
+    from btp_infra.policy.rules import plain
+
+    key_file, _ = served
+    monkeypatch.setenv("BTP_CIS_SERVICE_KEY_FILE", str(key_file))
+    engine = LocalEngine(
+        "sandbox-x509",
+        {
+            "btp-infra:namespace": "certs",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:kubeContext": "kyma",
+            "btp-infra:credentialType": "x509",
+            "btp-infra:x509": json.dumps({"validity": "30d"}),
+        },
+    )
+    run = engine.up()
+    assert run.ok, run.render.error
+    try:
+        (secret,) = [e for e in engine.cluster.values() if e.type == "kubernetes:core/v1:Secret"]
+        data = plain(secret.inputs["stringData"])
+        assert {"tls.crt", "tls.key", "sm_url", "tokenurl"} <= set(data)
+        assert data["tokenurl"].startswith("https://127.0.0.1:")  # the mTLS listener, served by default
+        found = PackAnalyzer().analyze_resources(run.render.resources)
+        assert [d for d in found if d.mandatory] == []
+    finally:
+        engine.destroy()
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), "sandbox", "serve", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_serve_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    key = tmp_path / "key.json"
+    key.write_text("old key\n")
+    try:
+        cases = [
+            (
+                ["--port", str(taken.getsockname()[1]), "--key-out", str(key)],
+                "cannot start the sandbox on 127.0.0.",
+            ),
+            (["--key-out", str(tmp_path / "missing" / "key.json")], "--key-out: cannot write"),
+            (["--key-out", str(tmp_path)], "--key-out"),
+            (["--subaccount", "not-a-guid"], "--subaccount: 'not-a-guid' is not a subaccount GUID"),
+            (["--subaccount", GUID, "--subaccount", GUID.upper()], "the same GUID is given twice"),
+        ]
+        for args, needle in cases:
+            run = _serve(*args)
+            assert run.returncode == 2, (args, run.stderr)
+            lines = run.stderr.strip().splitlines()
+            assert len(lines) == 1 and needle in lines[0], (args, run.stderr)
+            assert "Traceback" not in run.stderr
+    finally:
+        taken.close()
+    assert key.read_text() == "old key\n", "a sandbox that cannot start leaves the old key file alone"

@@ -30,7 +30,7 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 DYNAMIC = (
     "subaccount",
     "sm-access",
-    "entitlement-service-manager-service-operator-access",
+    "entitlement-service-manager/service-operator-access",
     "operator-access",
     "operator-access-binding",
 )
@@ -47,7 +47,7 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
 
 def stack_config(file: str, subaccount: str) -> dict[str, str]:
     """A shipped stack's config, pointed at an emulator subaccount (the key comes from the environment)."""
-    config = engine_config(PROJECT_DIR / "stacks" / file)
+    config = engine_config(PROJECT_DIR / "examples" / "stacks" / file)
     config["btp-infra:subaccountId"] = subaccount
     config.pop("btp-infra:keyringProfile", None)
     return config
@@ -236,9 +236,9 @@ def test_x509_management_stack_beside_another_tenant(sandbox: SandboxServer) -> 
     assert changed.ok, changed.render.error
     assert (changed.created, changed.updated, changed.replaced, changed.deleted) == (
         [],
-        ["tenant-entitlement-hana-cloud-hana"],
+        ["tenant-entitlement-hana-cloud/hana"],
         [],
-        ["tenant-entitlement-destination-lite"],
+        ["tenant-entitlement-destination/lite"],
     )
     assignments = {
         (a["service"], a["plan"]): a["amount"] for a in btp_objects(sandbox, SUBACCOUNT_2)["assignments"]

@@ -31,11 +31,15 @@ from btp_infra.config import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The shipped examples; stacks/ belongs to the users and is never read by the tests.
+EXAMPLES = ROOT / "examples" / "stacks"
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 OTHER_GUID = "0b6f1a52-3c4d-4e8f-9a7b-2c1d5e6f7a8b"
-BASE: dict[str, Any] = {"namespace": "incident", "subaccountId": GUID}
+BASE: dict[str, Any] = {"namespace": "incident", "subaccountId": GUID, "kubeContext": "kyma"}
 DELETE = object()
-VALID_KEYS = f"  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+VALID_KEYS = (
+    f"  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n  btp-infra:kubeContext: kyma\n"
+)
 
 
 def write_stack(directory: Path, config: dict[str, Any], name: str = "t") -> Path:
@@ -64,19 +68,19 @@ def issue_for(error: ConfigError, key: str) -> ConfigIssue:
 
 
 def test_every_shipped_stack_loads_and_the_fleet_is_consistent() -> None:
-    stacks = discover_stacks(ROOT)
+    stacks = discover_stacks(EXAMPLES)
     names = {stack_name_of(p) for p in stacks}
     assert {"example", "example-x509"} <= names
     for path in stacks:
         config = load_stack_file(path)
         assert config.source == str(path)
-    fleet = load_fleet(ROOT)
+    fleet = load_fleet(EXAMPLES)
     assert set(fleet) == names
     assert validate_fleet(fleet) == []
 
 
 def test_example_stack_uses_the_defaults() -> None:
-    config = load_stack_file(ROOT / "stacks" / "Pulumi.example.yaml")
+    config = load_stack_file(EXAMPLES / "Pulumi.example.yaml")
     assert config.namespace == "incident"
     assert config.subaccount_id == GUID
     assert config.region is None
@@ -108,7 +112,7 @@ def test_example_stack_uses_the_defaults() -> None:
 
 
 def test_x509_example_stack() -> None:
-    config = load_stack_file(ROOT / "stacks" / "Pulumi.example-x509.yaml")
+    config = load_stack_file(EXAMPLES / "Pulumi.example-x509.yaml")
     assert config.namespace != "incident" and config.subaccount_id != GUID
     assert config.credential_type == "x509"
     assert config.uses_management_namespace
@@ -141,7 +145,7 @@ def test_x509_example_stack() -> None:
 
 
 def test_shipped_stacks_hold_no_plaintext_secrets() -> None:
-    for path in discover_stacks(ROOT):
+    for path in discover_stacks(EXAMPLES):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         for key in ("btp-infra:cisServiceKey", "btp-infra:kubeconfig"):
             assert key not in document["config"], f"{path} sets {key}"
@@ -770,7 +774,7 @@ def test_missing_stack_file(tmp_path: Path) -> None:
     error = config_error(path)
     assert str(error) == (
         f"{path}: stack file not found; valid: an existing stacks/Pulumi.<stack>.yaml "
-        "(copy stacks/Pulumi.example.yaml)"
+        "(copy examples/stacks/Pulumi.example.yaml)"
     )
 
 
@@ -778,10 +782,11 @@ def test_passthrough_namespaces_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.t.yaml"
     path.write_text(
         "config:\n"
-        "  kubernetes:context: kyma\n"
+        "  kubernetes:enableServerSideApply: 'true'\n"
         "  pulumi:disable-default-providers: ['*']\n"
         "  btp-infra:namespace: incident\n"
-        f"  btp-infra:subaccountId: {GUID}\n",
+        f"  btp-infra:subaccountId: {GUID}\n"
+        "  btp-infra:kubeContext: kyma\n",
         encoding="utf-8",
     )
     assert load_stack_file(path).namespace == "incident"
@@ -805,7 +810,7 @@ PLAIN_KEY = '{"uaa": {"clientsecret": "TOP-SECRET-VALUE-42"}}'
 def test_secure_cis_key_is_present_but_secret(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.t.yaml"
     path.write_text(
-        f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+        f"config:\n{VALID_KEYS}"
         f"  btp-infra:cisServiceKey:\n    secure: {CIPHERTEXT}\n"
         f"  btp-infra:kubeconfig:\n    secure: {CIPHERTEXT}\n",
         encoding="utf-8",
@@ -830,7 +835,8 @@ def test_plaintext_cis_key_in_a_stack_file_is_rejected_without_showing_it(tmp_pa
 def test_secure_on_a_non_secret_key_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.t.yaml"
     path.write_text(
-        f"config:\n  btp-infra:namespace:\n    secure: {CIPHERTEXT}\n  btp-infra:subaccountId: {GUID}\n",
+        f"config:\n  btp-infra:namespace:\n    secure: {CIPHERTEXT}\n  btp-infra:subaccountId: {GUID}\n"
+        "  btp-infra:kubeContext: kyma\n",
         encoding="utf-8",
     )
     error = config_error(path)
@@ -879,6 +885,7 @@ def test_plaintext_secret_from_the_engine_is_available_but_hidden() -> None:
         {
             "btp-infra:namespace": "incident",
             "btp-infra:subaccountId": GUID,
+            "btp-infra:kubeContext": "kyma",
             "btp-infra:cisServiceKey": PLAIN_KEY,
         },
         source="stacks/Pulumi.t.yaml",
@@ -905,7 +912,8 @@ def test_from_pulumi_config_parses_engine_strings() -> None:
             "btp-infra:limitRange": '{"max": {"cpu": "2"}}',
             "btp-infra:timeouts": '{"instance": "1h", "binding": 120}',
             "btp-infra:region": None,  # unset
-            "kubernetes:context": "ignored",
+            "btp-infra:kubeContext": "kyma",
+            "kubernetes:enableServerSideApply": "ignored",
             "pulumi:tags": "ignored",
         },
         source="stacks/Pulumi.t.yaml",
@@ -921,7 +929,7 @@ def test_from_pulumi_config_parses_engine_strings() -> None:
 
 def test_from_pulumi_config_matches_the_stack_file_loader() -> None:
     """The program (engine strings) and the offline plan (YAML) build the same model from the same stack."""
-    for path in discover_stacks(ROOT):
+    for path in discover_stacks(EXAMPLES):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         from_engine = from_pulumi_config(engine_values(document["config"]), source=str(path))
         assert from_engine.model_dump() == load_stack_file(path).model_dump()
@@ -967,9 +975,11 @@ def test_config_keys_cover_the_documented_keys() -> None:
         "takeOwnership",
         "kubeconfig",
         "kubeContext",
+        "clusterIdentifier",
         "cisServiceKey",
         "keyringProfile",
         "timeouts",
+        "x509",
     }
 
 
@@ -988,7 +998,7 @@ def test_stack_file_helpers(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text("name: btp-infra\nstackConfigDir: stacks\n", encoding="utf-8")
     (tmp_path / "stacks").mkdir()
     write_stack(tmp_path / "stacks", BASE, "b")
-    write_stack(tmp_path / "stacks", {"namespace": "other", "subaccountId": OTHER_GUID}, "a")
+    write_stack(tmp_path / "stacks", {**BASE, "namespace": "other", "subaccountId": OTHER_GUID}, "a")
     assert stack_file_for("b", tmp_path) == tmp_path / "stacks" / "Pulumi.b.yaml"
     assert stack_file_for("my-org/btp-infra/b", tmp_path) == tmp_path / "stacks" / "Pulumi.b.yaml"
     assert discover_stacks(tmp_path) == [
@@ -1005,15 +1015,43 @@ def test_stack_file_helpers(tmp_path: Path) -> None:
 
 def test_fleet_rejects_a_namespace_or_subaccount_mapped_twice(tmp_path: Path) -> None:
     first = write_stack(tmp_path, BASE, "first")
-    second = write_stack(tmp_path, {"namespace": "incident", "subaccountId": OTHER_GUID}, "second")
-    third = write_stack(tmp_path, {"namespace": "third", "subaccountId": GUID}, "third")
+    second = write_stack(tmp_path, {**BASE, "namespace": "incident", "subaccountId": OTHER_GUID}, "second")
+    third = write_stack(tmp_path, {**BASE, "namespace": "third", "subaccountId": GUID}, "third")
     configs = {stack_name_of(p): load_stack_file(p) for p in (first, second, third)}
     lines = [issue.render() for issue in validate_fleet(configs)]
     assert lines == [
-        f"{second}: btp-infra:namespace: 'incident' — is also mapped by {first}; valid: a namespace that no "
-        "other stack maps (one namespace = one stack = one subaccount)",
+        f"{second}: btp-infra:namespace: 'incident' — is also mapped by {first} on the same cluster "
+        "(kubeContext 'kyma'); valid: a namespace that no other stack maps on this cluster (one namespace = "
+        "one stack = one subaccount)",
         f"{third}: btp-infra:subaccountId: '{GUID}' — is also mapped by {first}; valid: a subaccount that no "
-        "other stack maps (one subaccount = one stack = one namespace)",
+        "other stack maps, on any cluster (one subaccount = one stack = one namespace)",
+    ]
+
+
+def test_fleet_allows_one_namespace_on_two_clusters_but_one_subaccount_fleet_wide() -> None:
+    third = "9c1e2d3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+    dev = parse_config(
+        {"namespace": "orders", "subaccountId": GUID, "kubeContext": "dev"}, source="Pulumi.orders-dev.yaml"
+    )
+    prod = parse_config(
+        {"namespace": "orders", "subaccountId": OTHER_GUID, "kubeContext": "prod"},
+        source="Pulumi.orders-prod.yaml",
+    )
+    assert validate_fleet({"orders-dev": dev, "orders-prod": prod}) == []
+    twin = parse_config(
+        {"namespace": "orders", "subaccountId": third, "kubeContext": "prod"}, source="Pulumi.twin.yaml"
+    )
+    shared = parse_config(
+        {"namespace": "billing", "subaccountId": GUID, "kubeContext": "prod"}, source="Pulumi.shared.yaml"
+    )
+    lines = [i.render() for i in validate_fleet({"a": dev, "b": prod, "c": twin, "d": shared})]
+    assert lines == [
+        "Pulumi.twin.yaml: btp-infra:namespace: 'orders' — is also mapped by Pulumi.orders-prod.yaml on the "
+        "same cluster (kubeContext 'prod'); valid: a namespace that no other stack maps on this cluster (one "
+        "namespace = one stack = one subaccount)",
+        f"Pulumi.shared.yaml: btp-infra:subaccountId: '{GUID}' — is also mapped by Pulumi.orders-dev.yaml; "
+        "valid: a subaccount that no other stack maps, on any cluster (one subaccount = one stack = one "
+        "namespace)",
     ]
 
 
@@ -1021,11 +1059,11 @@ def test_fleet_rejects_a_tenant_namespace_that_is_another_stacks_management_name
     management = parse_config(
         {**BASE, "secretPlacement": "management", "managementNamespace": "btp-secrets"}, source="a.yaml"
     )
-    clash = parse_config({"namespace": "btp-secrets", "subaccountId": OTHER_GUID}, source="b.yaml")
+    clash = parse_config({**BASE, "namespace": "btp-secrets", "subaccountId": OTHER_GUID}, source="b.yaml")
     issues = validate_fleet({"a": management, "b": clash})
     assert [i.render() for i in issues] == [
         "b.yaml: btp-infra:namespace: 'btp-secrets' — is the management namespace of a.yaml; "
-        "valid: a tenant namespace that is not any stack's managementNamespace"
+        "valid: a tenant namespace that is not any stack's managementNamespace on this cluster"
     ]
 
 
@@ -1048,3 +1086,70 @@ def test_tenant_config_validates_directly() -> None:
     config = TenantConfig.model_validate(BASE)
     assert config.source == "<config>"
     assert validate_fleet({"x": config, "y": config})[0].source == "y"
+
+
+# ----------------------------------------------------------------------------------------------------
+# One definition of every shared name
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_config_model_and_policy_share_the_system_namespaces() -> None:
+    from btp_infra import config as config_module
+    from btp_infra import names
+    from btp_infra.policy import rules
+
+    assert config_module.SYSTEM_NAMESPACES == rules.SYSTEM_NAMESPACES == names.SYSTEM_NAMESPACES
+    assert {"compass-system", "kyma-integration"} <= names.SYSTEM_NAMESPACES
+    assert rules.RESERVED_PREFIX == names.RESERVED_PREFIX
+    assert (rules.LABEL_TENANT, rules.LABEL_SUBACCOUNT) == (names.LABEL_TENANT, names.LABEL_SUBACCOUNT)
+
+
+@pytest.mark.parametrize("namespace", ["compass-system", "kyma-integration"])
+def test_config_model_refuses_every_system_namespace_of_the_policy(namespace: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({**BASE, "namespace": namespace}, source="stacks/Pulumi.t.yaml")
+    assert f"btp-infra:namespace: '{namespace}' — is a system namespace" in str(info.value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# x509 binding settings
+# ----------------------------------------------------------------------------------------------------
+
+X509_BASE: dict[str, Any] = {**BASE, "credentialType": "x509"}
+
+
+def test_x509_settings_become_binding_parameters() -> None:
+    assert parse_config(X509_BASE).binding_parameters == {}  # Service Manager's defaults (7 days, 2048 bits)
+    config = parse_config({**X509_BASE, "x509": {"validity": "30d", "keyLength": 4096}})
+    assert config.binding_parameters == {
+        "x509": {"key-length": 4096, "validity": 30, "validity-type": "DAYS"}
+    }
+    assert (
+        parse_config({**X509_BASE, "x509": {"validity": 14}}).binding_parameters["x509"]["key-length"] == 2048
+    )
+    values = {**X509_BASE, "kubeContext": "prod", "x509": {"validity": "3d"}}
+    engine = from_pulumi_config(
+        engine_values({f"btp-infra:{k}": v for k, v in values.items()}), source="stacks/Pulumi.t.yaml"
+    )  # the engine hands x509 over as JSON text
+    assert engine.binding_parameters == {"x509": {"key-length": 2048, "validity": 3, "validity-type": "DAYS"}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            {"credentialType": "client-secret", "x509": {"validity": "30d"}},
+            "btp-infra:x509: {'validity': 30, 'keyLength': 2048} — is only used with credentialType: x509 "
+            "(here credentialType is client-secret); valid: remove x509, or set credentialType: x509",
+        ),
+        ({"x509": {"validity": "30m"}}, "btp-infra:x509.validity: '30m' — is not a duration in days"),
+        ({"x509": {"validity": 0}}, "btp-infra:x509.validity: 0 — is out of range"),
+        ({"x509": {"validity": "3651d"}}, "btp-infra:x509.validity: '3651d' — is out of range"),
+        ({"x509": {"keyLength": 1024}}, "btp-infra:x509.keyLength: 1024 — is not a supported key length"),
+        ({"x509": {"lifetime": 3}}, "btp-infra:x509.lifetime: 3 — is not a known key"),
+    ],
+)
+def test_invalid_x509_settings(extra: dict[str, Any], line: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({**X509_BASE, **extra}, source="stacks/Pulumi.t.yaml")
+    assert f"stacks/Pulumi.t.yaml: {line}" in str(info.value)

@@ -114,6 +114,7 @@ def test_encrypted_config_value_is_mentioned_when_nothing_else_is_set(
     stack.write_text(
         "config:\n  btp-infra:namespace: incident\n"
         f"  btp-infra:subaccountId: {GUID}\n"
+        "  btp-infra:kubeContext: kyma\n"
         "  btp-infra:cisServiceKey:\n    secure: v1:abc:def\n",
         encoding="utf-8",
     )
@@ -241,3 +242,35 @@ def test_keyring_backend_failures_are_credentials_errors(
 def test_resolved_key_never_shows_the_secret(kr: PlaintextKeyring) -> None:
     resolved = resolve_cis_service_key(environ={ENV_KEY: json.dumps(cis_key("shown"))})
     assert "do-not-print" not in repr(resolved) and "do-not-print" not in str(resolved)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["keyrings.alt.file.PlaintextKeyring", "keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"],
+)
+def test_an_insecure_keyring_backend_is_never_used_implicitly(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headless Linux / containers: keyring falls back to a plain file (keyrings.alt) or to nothing. btp-infra
+    refuses both in one line and points at the environment variable, unless the user chose the backend."""
+    from keyring.core import load_keyring
+
+    previous = keyring.get_keyring()
+    chosen = load_keyring(backend)
+    if hasattr(chosen, "file_path"):
+        chosen.file_path = str(tmp_path / "plain.cfg")
+    keyring.set_keyring(chosen)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    try:
+        for call in (
+            lambda: store_in_keyring("prof", cis_key("kept-out")),
+            lambda: resolve_cis_service_key(keyring_profile="prof", environ={}),
+        ):
+            with pytest.raises(CredentialsError) as refused:
+                call()
+            message = str(refused.value)
+            assert "no secure keyring backend" in message and "BTP_CIS_SERVICE_KEY" in message
+            assert "\n" not in message
+        assert not (tmp_path / "plain.cfg").exists(), "nothing was written to a plaintext file"
+    finally:
+        keyring.set_keyring(previous)

@@ -18,15 +18,18 @@ from pulumi_policy import ResourceValidationPolicy
 
 from btp_infra import plan as planning
 from btp_infra.cli import main as cli
-from btp_infra.config import discover_stacks
+from btp_infra.config import discover_stacks, engine_config
 from btp_infra.operator_secret import SECRET_LABELS
 from btp_infra.policy.analyzer import PackAnalyzer
 from btp_infra.program import load_config
 from btp_infra.program import main as tenant_program
 from btp_infra.providers import ServiceInstance, SubaccountCheckProvider
+from btp_infra.rendering import render
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "plan"
+#: The shipped examples; stacks/ belongs to the users and is never read by the tests.
+EXAMPLES = ROOT / "examples" / "stacks"
 DOC = ROOT / "docs" / "plan-json.md"
 
 LEAKY_VALUES = ("PLAINTEXT-CIS-SECRET-7d1f0c9e", "sb-cis-leaky-clientid")
@@ -58,9 +61,9 @@ def policies_of(entry: dict[str, Any], level: str | None = None) -> set[str]:
 
 
 def test_every_shipped_stack_passes() -> None:
-    shipped = discover_stacks(ROOT / "stacks")
+    shipped = discover_stacks(EXAMPLES)
     assert shipped, "the repository ships example stacks"
-    code, data = run_json("--all", "--stacks-dir", str(ROOT / "stacks"))
+    code, data = run_json("--all", "--stacks-dir", str(EXAMPLES))
     assert code == 0
     assert [s["file"] for s in data["stacks"]] == [str(p) for p in shipped]
     for entry in data["stacks"]:
@@ -71,7 +74,7 @@ def test_every_shipped_stack_passes() -> None:
 
 
 def test_shipped_stacks_human_output() -> None:
-    code, output = run_cli("--stacks-dir", str(ROOT / "stacks"))
+    code, output = run_cli("--stacks-dir", str(EXAMPLES))
     assert code == 0
     assert "== example (" in output and "kubernetes:core/v1:Namespace" in output
     assert "pulumi-python:dynamic/btp:ServiceBinding" in output
@@ -267,18 +270,18 @@ def test_a_crashing_policy_is_reported_for_its_stack() -> None:
         ),
         (["--policy-config", str(FIXTURES / "not-json.json")], "not valid JSON"),
         (["--policy-config", str(FIXTURES / "missing.json")], "cannot read policy config"),
-        (["--stacks-dir", str(FIXTURES)], "no stack files"),
+        (["--stacks-dir", str(FIXTURES / "missing")], "no stack files"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], needle: str) -> None:
-    defaults = [] if "--stacks-dir" in args else ["--stacks-dir", str(ROOT / "stacks")]
+    defaults = [] if "--stacks-dir" in args else ["--stacks-dir", str(EXAMPLES)]
     code, output = run_cli(*defaults, *args)
     assert code == 2
     assert needle in output
 
 
 def test_stack_by_name_and_by_file() -> None:
-    code, data = run_json("--stacks-dir", str(ROOT / "stacks"), "--stack", "example")
+    code, data = run_json("--stacks-dir", str(EXAMPLES), "--stack", "example")
     assert code == 0 and [s["stack"] for s in data["stacks"]] == ["example"]
     code, data = run_json("--stack", str(FIXTURES / "mixed" / "Pulumi.good.yaml"))
     assert code == 0 and [s["stack"] for s in data["stacks"]] == ["good"]
@@ -331,7 +334,7 @@ def test_json_schema_is_stable_and_documented() -> None:
 
 
 def test_json_is_deterministic() -> None:
-    args = ("--stacks-dir", str(ROOT / "stacks"))
+    args = ("--stacks-dir", str(EXAMPLES))
     assert run_cli("--json", *args) == run_cli("--json", *args)
 
 
@@ -348,9 +351,10 @@ def test_no_secret_in_plan_output(as_json: bool) -> None:
     for value in LEAKY_VALUES:
         assert value not in leaky  # ...without the key's values
     code, kube = run_cli(*flags, "--stacks-dir", str(FIXTURES / "secrets"))
-    assert code == 0
+    assert code == 1  # a kubeconfig's content in plain text is refused, like a plain cis key...
+    assert "btp-infra:kubeconfig" in kube
     assert KUBE_TOKEN not in kube
-    assert "[secret]" in kube  # the kubeconfig and the operator Secret's values are shown redacted
+    assert "[secret]" in kube  # ...and shown redacted
 
 
 def test_scrubber_redacts_secret_config_values_and_their_json_leaves() -> None:
@@ -358,3 +362,121 @@ def test_scrubber_redacts_secret_config_values_and_their_json_leaves() -> None:
     scrub.add_stack_file(FIXTURES / "mixed" / "Pulumi.leaky.yaml")
     text = scrub("clientsecret=PLAINTEXT-CIS-SECRET-7d1f0c9e id=sb-cis-leaky-clientid ok=visible")
     assert text == "clientsecret=[secret] id=[secret] ok=visible"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The fleet rule: per cluster, configurable like every policy
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _policy_file(tmp_path: Path, config: object) -> str:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "levels"),
+    [
+        ({"btp-tenant-fleet-unique": "advisory"}, 0, {"advisory"}),
+        ({"btp-tenant-fleet-unique": {"enforcementLevel": "disabled"}}, 0, set()),
+        ({"all": "advisory", "btp-tenant-fleet-unique": "mandatory"}, 1, {"mandatory"}),
+    ],
+)
+def test_fleet_rule_takes_its_level_from_the_policy_config(
+    tmp_path: Path, config: object, code: int, levels: set[str]
+) -> None:
+    args = ("--stacks-dir", str(FIXTURES / "duplicates"), "--policy-config", _policy_file(tmp_path, config))
+    got, data = run_json(*args)
+    fleet = [v for v in stack(data, "beta")["violations"] if v["policy"] == planning.FLEET_POLICY]
+    assert got == code and {v["enforcementLevel"] for v in fleet} == levels
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ({"btp-tenant-fleet-unique": "loud"}, "policy config 'btp-tenant-fleet-unique' must be one of"),
+        (
+            {"btp-tenant-fleet-unique": {"clusters": 2}},
+            "'btp-tenant-fleet-unique' has no property 'clusters'",
+        ),
+        ({"btp-tenant-fleet-unique": 3}, "must be an enforcement level or an object"),
+    ],
+)
+def test_fleet_rule_config_is_validated(tmp_path: Path, config: object, needle: str) -> None:
+    code, output = run_cli(
+        "--stacks-dir", str(FIXTURES / "duplicates"), "--policy-config", _policy_file(tmp_path, config)
+    )
+    assert code == 2 and needle in output
+
+
+def test_one_namespace_on_two_clusters_passes_the_fleet_check(tmp_path: Path) -> None:
+    for name, context, guid in [
+        ("orders-dev", "dev", "553bcbbb-e809-450f-82db-60de3ef76b1f"),
+        ("orders-prod", "prod", "0b6f1a52-3c4d-4e8f-9a7b-2c1d5e6f7a8b"),
+    ]:
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(
+            "config:\n  btp-infra:namespace: orders\n"
+            f"  btp-infra:subaccountId: {guid}\n  btp-infra:kubeContext: {context}\n",
+            encoding="utf-8",
+        )
+    code, data = run_json("--stacks-dir", str(tmp_path))
+    assert code == 0, data
+    assert not [v for s in data["stacks"] for v in s["violations"] if v["policy"] == planning.FLEET_POLICY]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# x509 validity
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _x509_stack(directory: Path, name: str, x509: str | None) -> Path:
+    path = directory / f"Pulumi.{name}.yaml"
+    extra = f"  btp-infra:x509: {x509}\n" if x509 else ""
+    path.write_text(
+        "config:\n  btp-infra:namespace: certs\n"
+        "  btp-infra:subaccountId: 553bcbbb-e809-450f-82db-60de3ef76b1f\n"
+        f"  btp-infra:credentialType: x509\n  btp-infra:kubeContext: prod\n{extra}",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("x509", "parameters", "warned"),
+    [
+        (None, {}, False),
+        (
+            "{validity: 30d, keyLength: 4096}",
+            {"x509": {"key-length": 4096, "validity": 30, "validity-type": "DAYS"}},
+            False,
+        ),
+        ("{validity: 3d}", {"x509": {"key-length": 2048, "validity": 3, "validity-type": "DAYS"}}, True),
+    ],
+)
+def test_x509_settings_reach_the_binding_and_short_validity_is_advisory(
+    tmp_path: Path, x509: str | None, parameters: dict[str, Any], warned: bool
+) -> None:
+    code, data = run_json("--stack", str(_x509_stack(tmp_path, "certs", x509)))
+    assert code == 0, data
+    (entry,) = data["stacks"]
+    path = tmp_path / "Pulumi.certs.yaml"
+    result = render("certs", engine_config(path), tenant_program)
+    (binding,) = result.of_type("pulumi-python:dynamic/btp:ServiceBinding")
+    assert binding.inputs["parameters"] == parameters
+    found = [v for v in entry["violations"] if v["policy"] == "btp-tenant-x509-validity"]
+    assert [v["enforcementLevel"] for v in found] == (["advisory"] if warned else [])
+    if warned:
+        assert "valid for 3 day(s), less than 7" in found[0]["message"]
+
+
+def test_x509_minimum_validity_is_configurable(tmp_path: Path) -> None:
+    stack_file = str(_x509_stack(tmp_path, "certs", "{validity: 10d}"))
+    config = _policy_file(
+        tmp_path, {"btp-tenant-x509-validity": {"enforcementLevel": "mandatory", "minValidityDays": 14}}
+    )
+    code, data = run_json("--stack", stack_file, "--policy-config", config)
+    assert code == 1 and policies_of(data["stacks"][0], "mandatory") == {"btp-tenant-x509-validity"}
+    bad = _policy_file(tmp_path, {"btp-tenant-x509-validity": {"minValidityDays": 0}})
+    code, output = run_cli("--stack", stack_file, "--policy-config", bad)
+    assert code == 2 and "minValidityDays must be at least 1" in output

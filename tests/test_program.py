@@ -30,8 +30,9 @@ GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 
 
 def render_values(values: dict[str, Any], stack: str = "t") -> RenderResult:
-    """Render with stack-file style values (converted the way the engine passes them)."""
-    return rendering.render(stack, engine_values(values), program.main)
+    """Render with stack-file style values (converted the way the engine passes them); a stack names its
+    Kubernetes context (required), ``kyma`` unless ``values`` name one."""
+    return rendering.render(stack, engine_values({"btp-infra:kubeContext": "kyma", **values}), program.main)
 
 
 def render_file(path: Path) -> RenderResult:
@@ -44,7 +45,7 @@ def only(result: RenderResult, type_token: str) -> rendering.RenderedResource:
     return found[0]
 
 
-SHIPPED = discover_stacks(PROJECT_DIR)
+SHIPPED = discover_stacks(PROJECT_DIR / "examples" / "stacks")  # stacks/ belongs to the users
 
 
 def test_shipped_stacks_exist() -> None:
@@ -163,7 +164,7 @@ def test_dependencies_order_create_and_destroy() -> None:
     ns, secret = by_name["tenant-namespace"], by_name["tenant-operator-secret"]
     binding, instance = by_name["tenant-operator-access-binding"], by_name["tenant-operator-access"]
     access = by_name["tenant-sm-access"]
-    operator_ent = by_name["tenant-entitlement-service-manager-service-operator-access"]
+    operator_ent = by_name["tenant-entitlement-service-manager/service-operator-access"]
     # The Secret depends on the namespace and the binding: created after both, destroyed before both.
     assert ns.urn in secret.dependencies and binding.urn in secret.dependencies
     # The namespace waits for the credentials (no window for the silent fallback).
@@ -344,3 +345,129 @@ def test_cis_key_in_config_never_reaches_inputs_or_messages() -> None:
     ok = render_values(values)
     assert ok.error is None
     assert secret_value not in json.dumps([r.inputs for r in ok.resources], default=str)
+
+
+# ---- the explicit Kubernetes provider (pulumi-kubernetes semantics the mocks do not show) -----------------
+
+KUBE = {"btp-infra:kubeContext": "shoot--kyma--c-123"}
+
+
+def test_credential_changes_update_the_operator_secret_in_place() -> None:
+    # pulumi-kubernetes replaces a Secret whose data/stringData changes unless the provider enables
+    # mutable Secrets (provider/pkg/provider/diff.go, forceNewProperties); a named Secret is replaced
+    # delete-first, and in that gap the operator falls back to the cluster's own subaccount.
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID, **KUBE})
+    provider = only(result, "pulumi:providers:kubernetes")
+    # Provider inputs reach the engine as strings (the SDK serializes a provider's inputs as JSON text).
+    assert provider.plain_inputs["enableSecretMutable"] == "true"
+
+
+def test_kubeconfig_path_is_stored_as_written() -> None:
+    # The provider expands "~" itself where it runs (provider/pkg/provider/util.go, parseKubeconfigString);
+    # expanding it here would store this machine's home directory in state.
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:kubeconfig": "~/.kube/kyma.yaml",
+            **KUBE,
+        }
+    )
+    provider = only(result, "pulumi:providers:kubernetes")
+    assert provider.plain_inputs["kubeconfig"] == "~/.kube/kyma.yaml"
+    assert is_secret_envelope(provider.inputs["kubeconfig"])
+
+
+def test_cluster_identifier_keeps_resources_through_a_ca_rotation() -> None:
+    # Without clusterIdentifier, a change of the active cluster entry (a rotated CA) replaces the provider
+    # and every resource it manages (provider/pkg/provider/provider.go, DiffConfig).
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID, **KUBE})
+    provider = only(result, "pulumi:providers:kubernetes")
+    assert provider.plain_inputs["clusterIdentifier"] == "shoot--kyma--c-123"
+
+
+# ---- entitlement names: unique by construction, old names adopted ------------------------------------------
+
+ENT = "pulumi-python:dynamic/btp:SubaccountEntitlement"
+
+
+def test_entitlements_whose_old_names_collided_get_distinct_names() -> None:
+    # f"{service}-{plan}" gave foo-bar/baz and foo/bar-baz one name: mocks accept it, the engine stops
+    # with "Duplicate resource URN" (names are unique per type and parent).
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:entitlements": [
+                {"service": "foo-bar", "plan": "baz"},
+                {"service": "foo", "plan": "bar-baz"},
+            ],
+            **KUBE,
+        }
+    )
+    assert result.error is None, result.error
+    names = [r.name for r in result.of_type(ENT)]
+    assert len(names) == len(set(names)) == 3
+    assert {"tenant-entitlement-foo-bar/baz", "tenant-entitlement-foo/bar-baz"} <= set(names)
+
+
+class AliasMonitor(rendering.RecordingMonitor):
+    """Records the alias names of each registration (what the engine matches old state by)."""
+
+    def __init__(self) -> None:
+        super().__init__(rendering.GraphMocks())
+        self.aliases: dict[str, list[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.aliases[request.name] = [a.spec.name for a in request.aliases if a.HasField("spec")]
+        return super().RegisterResource(request)
+
+
+def test_entitlements_alias_their_old_name_once() -> None:
+    monitor = AliasMonitor()
+    values = {
+        "btp-infra:namespace": "incident",
+        "btp-infra:subaccountId": GUID,
+        "btp-infra:entitlements": [
+            {"service": "foo-bar", "plan": "baz"},
+            {"service": "foo", "plan": "bar-baz"},
+        ],
+        **KUBE,
+    }
+    result = rendering.render("t", engine_values(values), program.main, monitor=monitor)
+    assert result.error is None, result.error
+    aliases = monitor.aliases
+    old = "tenant-entitlement-service-manager-service-operator-access"
+    assert aliases["tenant-entitlement-service-manager/service-operator-access"] == [old]
+    # Two entitlements must not claim one old resource (the engine: "Duplicate resource alias",
+    # step_generator.go getOldResource); the one declared first — the one a stack can have been made
+    # with, before the second was added — keeps the old name.
+    assert aliases["tenant-entitlement-foo-bar/baz"] == ["tenant-entitlement-foo-bar-baz"]
+    assert aliases["tenant-entitlement-foo/bar-baz"] == []
+
+
+def test_cluster_identifier_can_outlive_a_renamed_context() -> None:
+    # Renaming the context would change the identifier, which replaces the provider and every Kubernetes
+    # resource (DiffConfig: a changed clusterIdentifier is a replace); an explicit identifier keeps them.
+    result = render_values(
+        {
+            "btp-infra:namespace": "incident",
+            "btp-infra:subaccountId": GUID,
+            "btp-infra:kubeContext": "kyma-renamed",
+            "btp-infra:clusterIdentifier": "shoot--kyma--c-123",
+        }
+    )
+    assert result.error is None, result.error
+    provider = only(result, "pulumi:providers:kubernetes")
+    assert provider.plain_inputs["clusterIdentifier"] == "shoot--kyma--c-123"
+    assert provider.plain_inputs["context"] == "kyma-renamed"
+
+
+def test_the_ambient_kubeconfig_path_is_not_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Python SDK defaults an unset kubeconfig to $KUBECONFIG (pulumi_kubernetes/provider.py), which would
+    # store this machine's path among the provider's inputs; "" makes the provider load $KUBECONFIG /
+    # ~/.kube/config itself where it runs (provider.go, Configure: an empty kubeconfig = loading rules).
+    monkeypatch.setenv("KUBECONFIG", "/home/alice/.kube/config")
+    result = render_values({"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID})
+    provider = only(result, "pulumi:providers:kubernetes")
+    assert "/home/alice" not in json.dumps(provider.plain_inputs)

@@ -1,6 +1,9 @@
 """OAuth2 client-credentials token sources: client secret (basic auth or form body) and x509 (mTLS).
 
-Tokens are cached until shortly before ``expires_in``; :meth:`invalidate` forces a new one. Errors never carry
+Tokens are cached until shortly before ``expires_in``, process-wide and keyed by the credential (token URL,
+client id and a SHA-256 of the secret or key): every client of one credential in a process — all dynamic
+providers of a stack run in one provider process — shares one token. :meth:`invalidate` (after a 401) forces a
+new one; :func:`clear_token_cache` forgets them all. Nothing is cached at import time. Errors never carry
 the secret, the key, or the token: server text in them is redacted of the client secret (as sent, URL-encoded
 and as basic-auth credentials), library exceptions are chained only as redacted causes, and an access token
 that could not go into a header as is (a line break, a space, non-ASCII) is refused without being shown.
@@ -10,6 +13,7 @@ in-memory file (``memfd``; elsewhere a private temporary file removed at once).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import shutil
@@ -30,12 +34,60 @@ from .http import check_token, error_from_response
 if TYPE_CHECKING:  # the stubs' names of what requests builds for urllib3
     from requests.adapters import _HostParams, _PoolKwargs
 
-__all__ = ["ClientCredentialsTokenSource", "X509TokenSource"]
+__all__ = ["ClientCredentialsTokenSource", "X509TokenSource", "clear_token_cache"]
 
 EXPIRY_MARGIN = 60.0
 """Seconds before ``expires_in`` at which a cached token is replaced (half the lifetime for short tokens)."""
 DEFAULT_TIMEOUT = (5.0, 30.0)
 DEFAULT_LIFETIME = 3600.0
+
+
+class _SharedTokens:
+    """The process-wide token cache: credential fingerprint → (token, valid until on the monotonic clock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[SecretStr, float]] = {}
+
+    def get(self, key: str) -> tuple[SecretStr, float] | None:
+        with self._lock:
+            found = self._tokens.get(key)
+        if found is None or time.monotonic() >= found[1]:
+            return None
+        return found
+
+    def put(self, key: str, token: SecretStr, valid_until: float) -> None:
+        with self._lock:
+            self._tokens[key] = (token, valid_until)
+
+    def drop(self, key: str, token: SecretStr | None) -> None:
+        """Forget ``key``'s token if it is still ``token`` (another client may have renewed it already)."""
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and (
+                token is None or found[0].get_secret_value() == token.get_secret_value()
+            ):
+                del self._tokens[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+_SHARED = _SharedTokens()
+
+
+def clear_token_cache() -> None:
+    """Forget every cached token of this process (as a new provider process would start)."""
+    _SHARED.clear()
+
+
+def _fingerprint(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _secret(value: str | SecretStr) -> SecretStr:
@@ -65,10 +117,17 @@ class _CachingTokenSource:
         self.redact = Redactor()
         """Removes what this source sends (its client secret) from server text."""
 
+    def _cache_key(self) -> str:
+        """The credential's fingerprint (subclasses add the secret or key): the process-wide cache key."""
+        return _fingerprint(type(self).__name__, self.token_url, self.client_id)
+
     def token(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> str:
-        """A valid access token, fetched only when the cached one is missing or about to expire."""
+        """A valid access token, fetched only when no client of this credential in the process has one."""
         with self._lock:
-            if self._token is not None and time.monotonic() < self._valid_until:
+            # The process-wide entry is the only cache: a 401 (invalidate) retires the token for every client.
+            shared = _SHARED.get(self._cache_key())
+            if shared is not None:
+                self._token, self._valid_until = shared
                 return self._token.get_secret_value()
             started = time.monotonic()
             body = self._exchange(timeout)
@@ -80,11 +139,13 @@ class _CachingTokenSource:
             lifetime = _lifetime(body.get("expires_in", DEFAULT_LIFETIME))
             self._token = SecretStr(access_token)
             self._valid_until = started + lifetime - min(EXPIRY_MARGIN, lifetime / 2)
+            _SHARED.put(self._cache_key(), self._token, self._valid_until)
             return access_token
 
     def invalidate(self) -> None:
-        """Forget the cached token (after a 401)."""
+        """Forget the cached token (after a 401), here and in the process-wide cache."""
         with self._lock:
+            _SHARED.drop(self._cache_key(), self._token)
             self._token = None
             self._valid_until = 0.0
 
@@ -164,6 +225,9 @@ class ClientCredentialsTokenSource(_CachingTokenSource):
         self._client_secret = _secret(client_secret)
         self.redact.add_basic(client_id, self._client_secret.get_secret_value())
 
+    def _cache_key(self) -> str:
+        return _fingerprint(super()._cache_key(), self.style, self._client_secret.get_secret_value())
+
     def _exchange(self, timeout: tuple[float, float]) -> dict[str, object]:
         what = f"token request to {self.token_url}"
         data = {"grant_type": "client_credentials"}
@@ -197,6 +261,9 @@ class X509TokenSource(_CachingTokenSource):
         self._key = _secret(key_pem)
         self.verify = verify
         self._adapter: _ClientCertAdapter | None = None
+
+    def _cache_key(self) -> str:
+        return _fingerprint(super()._cache_key(), self._certificate, self._key.get_secret_value())
 
     def _exchange(self, timeout: tuple[float, float]) -> dict[str, object]:
         what = f"mTLS token request to {self.token_url}"

@@ -127,10 +127,19 @@ CredentialType = Literal["client-secret", "x509"]
 def binding_parameters(
     credential_type: CredentialType, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Binding ``parameters`` for a credential type (§B.1: ``{"credential-type": "x509"}``)."""
+    """Binding ``parameters`` for a credential type (§B.1: ``{"credential-type": "x509"}``).
+
+    ``x509`` options (``key-length``, ``validity``) are whole numbers for Service Manager; Pulumi hands every
+    number over as a float (``30.0``), so integral floats there are sent as integers again.
+    """
     params = dict(extra or {})
     if credential_type == "x509":
         params["credential-type"] = "x509"
+    x509 = params.get("x509")
+    if isinstance(x509, Mapping):
+        params["x509"] = {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in x509.items()
+        }
     return params
 
 

@@ -81,9 +81,11 @@ class TenantNamespace(pulumi.ComponentResource):
             ),
         )
         entitlements: dict[tuple[str, str], SubaccountEntitlement] = {}
+        old_names = _old_entitlement_names(name, config)
         for spec in config.all_entitlements:
+            old_name = old_names.get(spec.key)
             entitlements[(spec.service, spec.plan)] = SubaccountEntitlement(
-                f"{name}-entitlement-{spec.service}-{spec.plan}",
+                entitlement_resource_name(name, spec.service, spec.plan),
                 subaccount_id=access.subaccountId,
                 service_name=spec.service,
                 plan_name=spec.plan,
@@ -92,7 +94,11 @@ class TenantNamespace(pulumi.ComponentResource):
                 take_ownership=config.take_ownership,
                 timeout_seconds=timeouts.entitlement,
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(custom_timeouts=_custom_timeouts(timeouts.entitlement))
+                    child,
+                    pulumi.ResourceOptions(
+                        custom_timeouts=_custom_timeouts(timeouts.entitlement),
+                        aliases=[pulumi.Alias(name=old_name)] if old_name else None,
+                    ),
                 ),
             )
         instance = ServiceInstance(
@@ -114,9 +120,13 @@ class TenantNamespace(pulumi.ComponentResource):
         binding = ServiceBinding(
             f"{name}-operator-access-binding",
             subaccount_id=access.subaccountId,
-            service_instance_id=instance.instanceId,
+            # The resource id, not the computed output `instanceId`: an id is known in the preview of an
+            # update, outputs are not (the engine previews a dynamic resource's update as its new inputs), so
+            # any in-place change of the instance would otherwise preview as a replacement of the binding.
+            service_instance_id=instance.id,
             binding_name=config.binding_name,
             credential_type=config.credential_type,
+            parameters=config.binding_parameters,  # x509 validity / key length; {} = SM's defaults
             labels=sm_labels,
             timeout_seconds=timeouts.binding,
             opts=pulumi.ResourceOptions.merge(
@@ -159,7 +169,7 @@ class TenantNamespace(pulumi.ComponentResource):
         self.subaccount_id = subaccount.subaccountId
         self.secret_name = secret.metadata.name
         self.secret_namespace = secret.metadata.namespace
-        self.instance_id = instance.instanceId
+        self.instance_id = instance.id
         self.binding_id = binding.bindingId
         adopted_parts: list[pulumi.Output[list[str]]] = [
             access.adopted.apply(lambda adopted: ["serviceManagementBinding"] if adopted else [])
@@ -191,6 +201,29 @@ class TenantNamespace(pulumi.ComponentResource):
                 "adopted": self.adopted,
             }
         )
+
+
+def entitlement_resource_name(parent: str, service: str, plan: str) -> str:
+    """The Pulumi name of an entitlement: ``<parent>-entitlement-<service>/<plan>``.
+
+    Service and plan names never contain ``/`` (config ``_BTP_NAME_RE``: letters, digits, ``.``, ``_``,
+    ``-``), so distinct plans get distinct names. The old form ``<service>-<plan>`` gave ``foo-bar/baz`` and
+    ``foo/bar-baz`` one name, which the engine refuses ("Duplicate resource URN").
+    """
+    return f"{parent}-entitlement-{service}/{plan}"
+
+
+def _old_entitlement_names(parent: str, config: TenantConfig) -> dict[tuple[str, str], str]:
+    """The name each entitlement had before :func:`entitlement_resource_name`, to alias it (no replacement).
+
+    Where two entitlements had one old name, only the one declared first gets it: two resources claiming one
+    old resource stop the engine ("Duplicate resource alias", ``step_generator.go`` ``getOldResource``), and a
+    stack can only have been made with one of them — the earlier entry, before the later one was added.
+    """
+    owners: dict[str, tuple[str, str]] = {}
+    for spec in config.all_entitlements:
+        owners.setdefault(f"{parent}-entitlement-{spec.service}-{spec.plan}", spec.key)
+    return {key: old for old, key in owners.items()}
 
 
 def _listed_if(label: str) -> Callable[[bool | None], list[str]]:

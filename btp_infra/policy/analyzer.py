@@ -32,7 +32,7 @@ from btp_infra.limits import (
     loads_json,
     read_regular_file,
 )
-from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION
+from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION, PLAN_POLICIES
 from btp_infra.rendering import PROVIDER_KEY, RenderedResource
 
 #: Policy-config key that sets the enforcement level of every policy (as in ``pulumi --policy-pack-config``).
@@ -118,6 +118,14 @@ def _check_schema(value: Any, schema: Mapping[str, Any], where: str) -> None:
         raise PolicyConfigError(f"{where} must be of type {kind}")
     if "enum" in schema and value not in schema["enum"]:
         raise PolicyConfigError(f"{where} must be one of {', '.join(map(str, schema['enum']))}")
+    minimum = schema.get("minimum")
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and minimum is not None
+        and value < minimum
+    ):
+        raise PolicyConfigError(f"{where} must be at least {minimum}")
     if isinstance(value, str):
         if len(value) < int(schema.get("minLength", 0)):
             raise PolicyConfigError(f"{where} must not be empty")
@@ -145,7 +153,7 @@ def resolve_policy_config(
     """
     raw = dict(raw or {})
     by_name = {p.name: p for p in policies}
-    unknown = sorted(set(raw) - set(by_name) - {ALL_KEY})
+    unknown = sorted(set(raw) - set(by_name) - set(PLAN_POLICIES) - {ALL_KEY})
     if unknown:
         raise PolicyConfigError(
             f"policy config names unknown policies: {', '.join(unknown)} (known: {', '.join(by_name)})"
@@ -183,6 +191,38 @@ def resolve_policy_config(
         elif entry is not None:
             raise PolicyConfigError(f"policy config '{name}' must be an enforcement level or an object")
         settings[name] = PolicySettings(level, props)
+    return settings
+
+
+def resolve_plan_policies(
+    raw: Mapping[str, Any] | None, plan_policies: Mapping[str, EnforcementLevel] = PLAN_POLICIES
+) -> dict[str, PolicySettings]:
+    """The effective levels of ``btp-infra plan``'s own policies (:data:`PLAN_POLICIES`): default, ``all``,
+    then the policy's entry (a level or ``{"enforcementLevel": level}``; they take no other property)."""
+    raw = dict(raw or {})
+    all_level: EnforcementLevel | None = None
+    if ALL_KEY in raw:
+        entry = raw[ALL_KEY]
+        all_level = _level(
+            entry.get(ENFORCEMENT_KEY) if isinstance(entry, dict) else entry, f"policy config '{ALL_KEY}'"
+        )
+    settings: dict[str, PolicySettings] = {}
+    for name, default in plan_policies.items():
+        level = all_level or default
+        entry = raw.get(name)
+        if isinstance(entry, str):
+            level = _level(entry, f"policy config '{name}'")
+        elif isinstance(entry, dict):
+            extra = sorted(set(entry) - {ENFORCEMENT_KEY})
+            if extra:
+                raise PolicyConfigError(
+                    f"policy config '{name}' has no property '{extra[0]}' (known: {ENFORCEMENT_KEY})"
+                )
+            if ENFORCEMENT_KEY in entry:
+                level = _level(entry[ENFORCEMENT_KEY], f"policy config '{name}'.{ENFORCEMENT_KEY}")
+        elif entry is not None:
+            raise PolicyConfigError(f"policy config '{name}' must be an enforcement level or an object")
+        settings[name] = PolicySettings(level)
     return settings
 
 
@@ -347,6 +387,8 @@ class PackAnalyzer:
         policies: Sequence[Policy] = ALL_POLICIES,
     ) -> None:
         self.settings = resolve_policy_config(config, policies)
+        #: ``btp-infra plan``'s own (cross-stack) policies, configured from the same file.
+        self.plan_settings = resolve_plan_policies(config)
         #: The SDK's servicer (untyped private API, hence ``Any``).
         self.servicer = cast(
             Any, _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, list(policies), EnforcementLevel.ADVISORY)

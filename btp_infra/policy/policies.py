@@ -44,6 +44,9 @@ POLICY_ENTITLEMENT_DEPENDENCY = "btp-tenant-entitlement-dependency"
 POLICY_RESOURCE_QUOTA = "btp-tenant-resource-quota"
 POLICY_LIMIT_RANGE = "btp-tenant-limit-range"
 POLICY_SUBACCOUNT_EXCLUSIVE = "btp-tenant-subaccount-exclusive"
+POLICY_X509_VALIDITY = "btp-tenant-x509-validity"
+#: ``btp-infra plan``'s cross-stack check (not in the pack, which sees one stack at a time).
+POLICY_FLEET_UNIQUE = "btp-tenant-fleet-unique"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -164,6 +167,13 @@ def validate_subaccount_exclusive(args: ResourceValidationArgs, report: ReportVi
     if args.resource_type != rules.TYPE_SM_ACCESS:
         return
     _report_all(report, rules.check_subaccount_exclusive(args.name, args.props))
+
+
+def validate_x509_validity(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != rules.TYPE_SERVICE_BINDING:
+        return
+    minimum = args.get_config().get("minValidityDays", rules.X509_DEFAULT_VALIDITY_DAYS)
+    _report_all(report, rules.check_x509_validity(args.name, args.props, min_days=int(minimum)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,6 +378,28 @@ limit_range = StackValidationPolicy(
     tags=["kyma", "tenancy", "cost"],
 )
 
+x509_validity = ResourceValidationPolicy(
+    name=POLICY_X509_VALIDITY,
+    description="x509 operator bindings are valid long enough to be rotated in time "
+    "(btp-infra:x509.validity).",
+    validate=validate_x509_validity,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "minValidityDays": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The shortest acceptable certificate validity in days (Service Manager's "
+                "default is 7).",
+                "default": rules.X509_DEFAULT_VALIDITY_DAYS,
+            }
+        }
+    ),
+    remediation_steps="Set btp-infra:x509: {validity: 7d} or more in the stack file, and plan the rotation.",
+    tags=["btp", "credentials"],
+)
+
 #: Every policy of the pack, resource policies first.
 ALL_POLICIES: list[Policy] = [
     namespace_labels,
@@ -376,9 +408,14 @@ ALL_POLICIES: list[Policy] = [
     entitlement_allowed,
     namespace_protected,
     subaccount_exclusive,
+    x509_validity,
     mapping_unique,
     operator_secret_present,
     entitlement_dependency,
     resource_quota,
     limit_range,
 ]
+
+#: Policies that only ``btp-infra plan`` runs (they need every stack at once), with their default levels.
+#: ``--policy-config`` configures them like the pack's (a level, or ``{"enforcementLevel": ...}``).
+PLAN_POLICIES: dict[str, EnforcementLevel] = {POLICY_FLEET_UNIQUE: EnforcementLevel.MANDATORY}

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import Secret
 
+from btp_infra import names as shared
 from btp_infra.catalog import OPERATOR_ACCESS
 from btp_infra.operator_secret import (
     LABEL_MANAGED_BY_OPERATOR,
@@ -50,31 +51,23 @@ TYPE_SM_ACCESS = "pulumi-python:dynamic/btp:ServiceManagerAccess"
 TYPE_SERVICE_INSTANCE = "pulumi-python:dynamic/btp:ServiceInstance"
 TYPE_SERVICE_BINDING = "pulumi-python:dynamic/btp:ServiceBinding"
 
-# Labels btp-infra puts on every tenant namespace.
-LABEL_ISTIO_INJECTION = "istio-injection"
-LABEL_TENANT = "btp-infra.io/tenant"
-LABEL_SUBACCOUNT = "btp-infra.io/subaccount"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "btp-infra"
+# Labels btp-infra puts on every tenant namespace (one definition: btp_infra/names.py).
+LABEL_ISTIO_INJECTION = shared.LABEL_ISTIO_INJECTION
+LABEL_TENANT = shared.LABEL_TENANT
+LABEL_SUBACCOUNT = shared.LABEL_SUBACCOUNT
+LABEL_MANAGED_BY = shared.LABEL_MANAGED_BY
+MANAGED_BY_VALUE = shared.MANAGED_BY_VALUE
 
 #: Where the SAP BTP service operator looks for ``<ns>-sap-btp-service-operator`` on Kyma (btp-api.md §A.1).
-DEFAULT_MANAGEMENT_NAMESPACES: tuple[str, ...] = ("kyma-system",)
+DEFAULT_MANAGEMENT_NAMESPACES: tuple[str, ...] = (shared.DEFAULT_MANAGEMENT_NAMESPACE,)
 PLACEMENTS: tuple[str, ...] = ("namespace", "management")
 
-#: Namespaces owned by Kubernetes, Kyma or Istio. Any ``kube-*`` name is reserved as well.
-SYSTEM_NAMESPACES: frozenset[str] = frozenset(
-    {
-        "default",
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-        "kyma-system",
-        "kyma-integration",
-        "istio-system",
-        "compass-system",
-    }
-)
-RESERVED_PREFIX = "kube-"
+#: Namespaces owned by Kubernetes, Kyma or Istio (the config model refuses the same). Any ``kube-*`` too.
+SYSTEM_NAMESPACES: frozenset[str] = shared.SYSTEM_NAMESPACES
+RESERVED_PREFIX = shared.RESERVED_PREFIX
+
+#: Hosts for which plain http is accepted (the local sandbox; the same rule as for cis service keys).
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -389,10 +382,13 @@ def check_operator_secret(
         url = entries.get(key)
         if url:
             parts = urlsplit(url.strip())
+            if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+                continue  # never leaves the machine: the local sandbox (btp-infra sandbox serve)
             if parts.scheme != "https" or not parts.hostname:
                 scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
                 problems.append(
-                    f"{where}: {key} is not an https URL ({scheme}); credentials must only travel over TLS. "
+                    f"{where}: {key} is not an https URL ({scheme}); credentials must only travel over TLS "
+                    "(plain http only to the loopback address). "
                     f"Fix: use the https URL from the binding for {key}."
                 )
     return problems
@@ -453,6 +449,41 @@ def check_subaccount_exclusive(name: str, props: Any) -> list[str]:
         f"{', '.join(others)} besides '{tenant}': one subaccount must serve exactly one tenant namespace, or "
         "one tenant's operator provisions into another's subaccount. Fix: give one of the stacks a "
         "subaccount of its own (btp-infra:subaccountId) and offboard it from this one."
+    ]
+
+
+#: Service Manager's default x509 binding validity (btp-api.md §B.1), in days.
+X509_DEFAULT_VALIDITY_DAYS = 7
+_VALIDITY_DAYS: dict[str, float] = {
+    "MINUTES": 1 / 1440,
+    "HOURS": 1 / 24,
+    "DAYS": 1,
+    "MONTHS": 30,
+    "YEARS": 365,
+}
+
+
+def check_x509_validity(name: str, props: Any, *, min_days: int = X509_DEFAULT_VALIDITY_DAYS) -> list[str]:
+    """An x509 ``ServiceBinding``'s certificate lives at least ``min_days`` (its ``parameters.x509``; unset =
+    Service Manager's 7 days). A shorter one expires before most rotations, and the operator stops working."""
+    if get_str(props, "credentialType") != "x509":
+        return []
+    x509 = get(props, "parameters", "x509")
+    if not isinstance(x509, Mapping):
+        days: float = X509_DEFAULT_VALIDITY_DAYS
+    else:
+        validity = plain(x509.get("validity", X509_DEFAULT_VALIDITY_DAYS))
+        unit = plain(x509.get("validity-type", "DAYS"))
+        if isinstance(validity, bool) or not isinstance(validity, int | float) or unit not in _VALIDITY_DAYS:
+            return []  # Service Manager refuses it; not this rule's business
+        days = validity * _VALIDITY_DAYS[str(unit)]
+    if days >= min_days:
+        return []
+    return [
+        f"ServiceBinding '{name}': the x509 certificate is valid for {days:g} day(s), less than {min_days}: "
+        "the operator's credentials expire before a weekly rotation and the tenant stops provisioning. "
+        "Fix: set "
+        f"btp-infra:x509: {{validity: {min_days}d}} or more, and rotate the binding before it expires."
     ]
 
 

@@ -2,9 +2,21 @@
 
 A provider is dill-pickled into state when its resource is constructed and unpickled by
 ``python -m pulumi.dynamic`` in another process. It therefore pickles to *nothing*: no credentials, no
-sessions. The cis service key is resolved inside each call (environment, the ``btp-infra:cisServiceKey``
-config secret captured in :meth:`BtpProvider.configure`, or a keyring profile), so rotated credentials
-work for refresh and destroy without an ``up`` first.
+sessions. The pickle refers to the provider class by its path (``btp_infra.providers.<module>.<Class>``),
+which existing stacks keep in state: never move or rename a provider class.
+
+The cis service key is resolved inside each call: ``BTP_CIS_SERVICE_KEY`` / ``BTP_CIS_SERVICE_KEY_FILE``
+(read at every call), then the ``btp-infra:cisServiceKey`` config secret captured in
+:meth:`BtpProvider.configure`, then a keyring profile (read at every call). What ``configure`` gets on
+refresh and destroy is the stack config of the **last** ``up``, from state, not the current stack config:
+those commands run no program, and the engine configures the dynamic default provider with the inputs it
+stored (``pkg/resource/deploy/providers/registry.go``, ``Registry.Same``). So a cis key rotated in the stack
+secret reaches refresh and destroy only after an ``up``; to refresh or destroy with a rotated key before
+that, provide it through the environment (or key file), which comes first.
+
+Inputs that only tune behaviour (:data:`BEHAVIOUR_KEYS`: timeouts, ``takeOwnership``, ``tenant``) never
+replace: a change of one is an update that calls no API, so that it reaches state (delete sees the stored
+outputs).
 
 Gone is gone: once a subaccount no longer exists, everything that lived in it is reported gone by ``read``
 and treated as deleted by ``delete`` (:class:`SubaccountGoneError`). A subaccount that exists but lost its
@@ -24,6 +36,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from btp_infra.btp.accounts import AccountsClient
@@ -40,12 +53,31 @@ CONFIG_KEYRING_PROFILE = "btp-infra:keyringProfile"
 SM_LABEL_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
 #: How long a borrowed (temporary) admin access may take to appear and to go again.
 TEMPORARY_ACCESS_TIMEOUT = 300.0
+#: SM's ``async`` query parameter on mutations: synchronous (benchmarks/RESULTS.md, API economy).
+SM_ASYNC = False
 log = logging.getLogger("btp_infra.providers")
 
 
 def is_unknown(value: Any) -> bool:
-    """True for a value the engine does not know yet (preview)."""
-    return bool(value == rpc.UNKNOWN)
+    """True for a value the engine does not know yet (preview).
+
+    The engine sends an unknown as the sentinel string :data:`pulumi.runtime.rpc.UNKNOWN`; the dynamic
+    provider server deserializes ``Check`` and ``Diff`` requests with ``keep_unknowns=True``
+    (``pulumi/dynamic/__main__.py``), so there it arrives as a :class:`pulumi.output.Unknown` object. Both
+    forms are unknown. Only the value itself is tested: see :func:`contains_unknowns` for nested ones.
+    """
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
+
+
+def contains_unknowns(value: Any) -> bool:
+    """True when ``value`` is unknown or holds an unknown at any depth (lists, mappings)."""
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknowns(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknowns(v) for v in value)
+    return False
 
 
 def diff_inputs(
@@ -58,15 +90,28 @@ def diff_inputs(
 ) -> DiffResult:
     """Compare the declared inputs only (never computed outputs or ``__provider``).
 
-    Unknown new values count as changed. Keys in ``replace_keys`` force replacement.
+    A new value that is (or holds) an unknown counts as changed: it may differ once known. Keys in
+    ``replace_keys`` force replacement.
     """
-    changed = [k for k in keys if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+    changed = [k for k in keys if contains_unknowns(news.get(k)) or olds.get(k) != news.get(k)]
     replaces = [k for k in changed if k in replace_keys]
     return DiffResult(
         changes=bool(changed),
         replaces=replaces,
         delete_before_replace=delete_before_replace and bool(replaces),
     )
+
+
+#: Inputs that only tune how a provider behaves (how long it waits, what delete keeps), never what exists.
+#: A change of one is an update that calls no API and never replaces; it must still be an update, not
+#: "no change": delete sees only the state's *outputs* (the engine's ``DeleteRequest.properties``), so the
+#: new value has to be written to state for a later destroy to honour it.
+BEHAVIOUR_KEYS = ("timeoutSeconds", "takeOwnership", "tenant")
+
+
+def behaviour_only(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """True when of ``keys`` only :data:`BEHAVIOUR_KEYS` differ between ``olds`` and ``news``."""
+    return all(olds.get(k) == news.get(k) for k in keys if k not in BEHAVIOUR_KEYS)
 
 
 def inputs_of(props: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
@@ -121,7 +166,7 @@ def require_labels(news: Mapping[str, Any], failures: list[CheckFailure]) -> Non
             failures.append(
                 CheckFailure("labels", f"label key {key!r} must be 1-100 characters of [A-Za-z0-9._-]")
             )
-        if is_unknown(values):
+        if contains_unknowns(values):
             continue
         if (
             not isinstance(values, list)
@@ -138,7 +183,8 @@ def require_labels(news: Mapping[str, Any], failures: list[CheckFailure]) -> Non
 
 
 def check_result(news: Mapping[str, Any], failures: list[CheckFailure]) -> CheckResult:
-    """Pass the inputs through (minus ``__provider``, which the server re-adds)."""
+    """Pass the inputs through (minus ``__provider``, which the server re-adds), unknowns unchanged: the
+    server serializes an :class:`~pulumi.output.Unknown` back to the engine's sentinel."""
     return CheckResult({k: v for k, v in news.items() if k != PROVIDER_KEY}, failures)
 
 
@@ -215,7 +261,11 @@ class BtpProvider(ResourceProvider):
             creds = self.accounts().get_service_management_binding(subaccount_id)
         if creds is None:
             raise self._missing_admin_access(subaccount_id)
-        client = ServiceManagerClient(creds, retry_policy=self.retry_policy, poll_policy=self.poll_policy)
+        # async=false: SM answers when the operation is done (service-operator-access is SM's own plan and
+        # fast), so no status polls; an operation SM still runs asynchronously answers 202 and is polled.
+        client = ServiceManagerClient(
+            creds, retry_policy=self.retry_policy, poll_policy=self.poll_policy, async_mode=SM_ASYNC
+        )
         with self._lock:
             return self._sm_clients.setdefault(subaccount_id, client)
 

@@ -71,7 +71,8 @@ class ServiceBindingProvider(BtpProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Same name → the old binding must go first, or the by-name adoption would pick it up again.
-        same_name = olds.get("name") == news.get("name")
+        # An unknown name may be the same one.
+        same_name = is_unknown(news.get("name")) or olds.get("name") == news.get("name")
         return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_name)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -86,12 +87,12 @@ class ServiceBindingProvider(BtpProvider):
         return CreateResult(binding.id, {**inputs_of(props, INPUTS), **_outputs(binding)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        sm = self.service_manager(news["subaccountId"])
-        ops = label_changes(olds.get("labels"), news.get("labels"))
-        binding = sm.update_binding(id_, label_ops=ops) if ops else sm.get_binding(id_)
         outs = {**olds, **inputs_of(news, INPUTS)}
-        if binding is not None:
-            outs.update(_outputs(binding))
+        ops = label_changes(olds.get("labels"), news.get("labels"))
+        if not ops:  # only behaviour changed (e.g. the timeout): recorded, nothing to call
+            return UpdateResult(outs)
+        binding = self.service_manager(news["subaccountId"]).update_binding(id_, label_ops=ops)
+        outs.update(_outputs(binding))
         return UpdateResult(outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

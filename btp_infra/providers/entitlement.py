@@ -31,6 +31,7 @@ from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGo
 from btp_infra.btp.sm_models import quote
 from btp_infra.providers.base import (
     BtpProvider,
+    behaviour_only,
     check_result,
     diff_inputs,
     inputs_of,
@@ -113,6 +114,8 @@ class SubaccountEntitlementProvider(BtpProvider):
             )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if behaviour_only(olds, news, INPUTS):  # timeout, takeOwnership: recorded, nothing to call
+            return UpdateResult({**olds, **inputs_of(news, INPUTS)})
         outs = self._assign(news)
         outs["adopted"], outs["previousAmount"] = olds.get("adopted"), olds.get("previousAmount")
         return UpdateResult(outs)

@@ -27,9 +27,11 @@ from btp_infra.btp.sm_models import quote
 from btp_infra.config import PROJECT, SM_MANAGED_BY_LABEL, SM_TENANT_LABEL
 from btp_infra.providers.base import (
     BtpProvider,
+    behaviour_only,
     check_result,
     diff_inputs,
     inputs_of,
+    is_unknown,
     log,
     require_labels,
     require_mapping,
@@ -136,8 +138,9 @@ class ServiceInstanceProvider(BtpProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Same name in the same subaccount → the old instance must go first: create adopts by name and would
         # find it (with the old plan: ConflictError).
-        same_place = olds.get("name") == news.get("name") and olds.get("subaccountId") == news.get(
-            "subaccountId"
+        # (An unknown value may be the same one.)
+        same_place = all(
+            is_unknown(news.get(k)) or olds.get(k) == news.get(k) for k in ("name", "subaccountId")
         )
         return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_place)
 
@@ -169,6 +172,8 @@ class ServiceInstanceProvider(BtpProvider):
         return CreateResult(instance.id, {**inputs_of(props, INPUTS), **_outputs(instance)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if behaviour_only(olds, news, INPUTS):  # e.g. a new timeout: recorded, nothing to call
+            return UpdateResult({**olds, **inputs_of(news, INPUTS)})
         sm = self.service_manager(news["subaccountId"])
         instance = sm.update_instance(
             id_,

@@ -56,9 +56,10 @@ def _open_private(path: Path) -> int:
     """Open ``path`` for writing, readable by the owner only, whatever was there; never through a symlink.
 
     ``O_NOFOLLOW`` refuses a symlink as the last component; ``fchmod`` makes an existing file 0600 before
-    anything is written to it (``O_CREAT``'s mode only applies to a new file).
+    anything is written to it (``O_CREAT``'s mode only applies to a new file). Not truncated here:
+    :func:`_write_fd` truncates when it writes, so a server that fails to start leaves an old key intact.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     if path.is_symlink():
         raise KeyFileError(errno.ELOOP, f"refusing to write a secret through a symlink: {path}")
     try:
@@ -78,6 +79,7 @@ def _open_private(path: Path) -> int:
 
 
 def _write_fd(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 
@@ -334,7 +336,7 @@ def serve(
     subaccounts: Sequence[str] = (),
     key_out: str | os.PathLike[str] | None = None,
     *,
-    tls: bool = False,
+    tls: bool = True,
     config: SandboxConfig | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
@@ -344,7 +346,10 @@ def serve(
     The cis service key is printed as JSON to ``out`` (stdout) or written to ``key_out`` (mode 0600, also
     where a file was before; a symlink is refused: :class:`KeyFileError`, before the server starts).
     ``subaccounts`` are GUIDs to seed (subdomains ``sandbox-sub-<n>``); empty = the config's (two defaults).
-    Whichever way it stops, the temporary CA and TLS key files are removed.
+    ``tls`` (the default) also serves the mTLS token endpoint, so x509 bindings work without further flags.
+    The listening URL and the seeded subaccounts are printed to stderr. Whichever way it stops, the temporary
+    CA and TLS key files are removed. A port in use raises ``OSError`` and leaves an existing key file as
+    it was.
     """
     base = (config or SandboxConfig()).model_dump()
     base.update(port=port, tls=tls or base["tls"])
@@ -364,7 +369,11 @@ def serve(
             else:
                 fd, key_fd = key_fd, None
                 _write_fd(fd, key + "\n")
+            seeded = ", ".join(f"{sub.guid} ({sub.subdomain})" for sub in config.subaccounts) or "none"
             print(f"BTP sandbox listening on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            if server.tls_url:
+                print(f"x509 (mTLS) token endpoint on {server.tls_url}", file=sys.stderr, flush=True)
+            print(f"subaccounts: {seeded}", file=sys.stderr, flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop.wait(0.5):
                     pass

@@ -43,3 +43,31 @@ def test_x509_pems_never_lie_in_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert session.certs == [], "requests is never handed a certificate or key file"
     assert list(tmp_path.iterdir()) == []
     assert "secretkey" not in repr(source)
+
+
+def test_one_token_per_credential_per_process() -> None:
+    """Every client of one credential in a process shares its token (the dynamic-provider server runs all of a
+    stack's providers in one process); another credential, or a 401, gets a token of its own."""
+    from btp_infra.btp.auth import ClientCredentialsTokenSource, clear_token_cache
+
+    from .http_server import CLIENT_SECRET
+
+    clear_token_cache()
+    with scripted_server() as server:
+        first = ClientCredentialsTokenSource(server.token_url, CLIENT_ID, CLIENT_SECRET, style="body")
+        second = ClientCredentialsTokenSource(server.token_url, CLIENT_ID, CLIENT_SECRET, style="body")
+        other = ClientCredentialsTokenSource(
+            server.token_url, CLIENT_ID, "another-secret-value", style="body"
+        )
+        token = first.token()
+        assert second.token() == token and server.token_requests == 1
+        assert other.token() != token and server.token_requests == 2
+        second.invalidate()  # a 401 with the shared token: nobody may use it any more
+        renewed = first.token()
+        assert renewed != token and server.token_requests == 3
+        assert second.token() == renewed and server.token_requests == 3
+        clear_token_cache()
+        assert ClientCredentialsTokenSource(server.token_url, CLIENT_ID, CLIENT_SECRET, style="body").token()
+        assert server.token_requests == 4
+        for source in (first, second, other):
+            source.close()

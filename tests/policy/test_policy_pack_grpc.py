@@ -155,7 +155,7 @@ def _stack_resource(type_: str, name: str, props: dict[str, Any]) -> Any:
 def test_rendered_stacks_through_the_server(analyzer: Any) -> None:
     """The shipped x509 stack passes every policy; without its Secret the stack rule names the namespace."""
     analyzer.Configure(configure_request(resolve_policy_config(None)))
-    path = ROOT / "stacks" / "Pulumi.example-x509.yaml"
+    path = ROOT / "examples" / "stacks" / "Pulumi.example-x509.yaml"
     result = render("example-x509", engine_config(path), program)
     assert result.error is None
     by_urn = {r.urn: r for r in result.resources}

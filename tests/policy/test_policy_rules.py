@@ -612,3 +612,37 @@ def test_subaccount_serving_another_tenant_is_named_with_a_fix() -> None:
 def test_subaccount_serving_only_its_tenant_passes(tenants: Any) -> None:
     props = {"subaccountId": "sub-1", "tenant": "incident", "tenants": tenants}
     assert rules.check_subaccount_exclusive("tenant-sm-access", props) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("http://127.0.0.1:8080/sm", True),
+        ("http://localhost:8080/sm", True),
+        ("http://[::1]:8080/sm", True),
+        ("http://127.0.0.2:8080/sm", False),
+        ("http://sm.example.com", False),
+        ("ftp://127.0.0.1/sm", False),
+    ],
+)
+def test_plain_http_only_to_the_loopback_address(url: str, accepted: bool) -> None:
+    """The local sandbox (``btp-infra sandbox serve``) serves http on 127.0.0.1: it never leaves the host."""
+    problems = _secret_problems(secret_props(data={**client_secret_data(), "sm_url": url}))
+    assert ("sm_url is not an https URL" not in problems) is accepted
+
+
+@pytest.mark.parametrize(
+    ("parameters", "credential_type", "warned"),
+    [
+        ({}, "x509", False),
+        ({"x509": {"validity": 7, "validity-type": "DAYS"}}, "x509", False),
+        ({"x509": {"validity": 6}}, "x509", True),
+        ({"x509": {"validity": 12, "validity-type": "HOURS"}}, "x509", True),
+        ({"x509": {"validity": 1, "validity-type": "MONTHS"}}, "x509", False),
+        ({"x509": {"validity": 1}}, "client-secret", False),
+    ],
+)
+def test_x509_validity_rule(parameters: dict[str, Any], credential_type: str, warned: bool) -> None:
+    props = {"credentialType": credential_type, "parameters": parameters}
+    assert bool(rules.check_x509_validity("b", props)) is warned
+    assert rules.check_x509_validity("b", props, min_days=60) != [] or credential_type != "x509"

@@ -45,6 +45,7 @@ def tenant_config(namespace: str = NAMESPACE, subaccount: str = SUBACCOUNT_1, **
     return {
         "btp-infra:namespace": namespace,
         "btp-infra:subaccountId": subaccount,
+        "btp-infra:kubeContext": "kyma",
         **{f"btp-infra:{k}": v for k, v in extra.items()},
     }
 

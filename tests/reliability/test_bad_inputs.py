@@ -28,7 +28,10 @@ from btp_infra.sandbox import SandboxServer
 from .support import cis_key_document
 
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
-HEAD = f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+HEAD = (
+    f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+    "  btp-infra:kubeContext: kyma\n"
+)
 KEY_SECRET = "KEY-SECRET-sentinel-5f3a9c"
 
 
@@ -347,8 +350,9 @@ FLEET_CASES = [
 @pytest.mark.parametrize("case", FLEET_CASES, ids=[c.id for c in FLEET_CASES])
 def test_duplicate_mappings_across_stacks_are_rejected_by_plan(case: FleetCase, tmp_path: Path) -> None:
     first, second = tmp_path / "Pulumi.a.yaml", tmp_path / "Pulumi.b.yaml"
-    first.write_text(case.first, encoding="utf-8")
-    second.write_text(case.second, encoding="utf-8")
+    # both on one named cluster (a stack without kubeContext is refused on its own)
+    first.write_text(case.first + "  btp-infra:kubeContext: kyma\n", encoding="utf-8")
+    second.write_text(case.second + "  btp-infra:kubeContext: kyma\n", encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_fleet(tmp_path)
     message = str(info.value)
@@ -443,7 +447,12 @@ def test_service_key_rejected_before_any_api_call(
         resolve_cis_service_key()
     check(str(info.value))
 
-    result = LocalEngine("incident", {"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID}).up()
+    values = {
+        "btp-infra:namespace": "incident",
+        "btp-infra:subaccountId": GUID,
+        "btp-infra:kubeContext": "kyma",
+    }
+    result = LocalEngine("incident", values).up()
     assert result.render.error is not None
     check(str(result.render.error))  # Pulumi may wrap the provider's ServiceKeyError; its text is kept
     assert result.created == [] and sandbox.calls() == []

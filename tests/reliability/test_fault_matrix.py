@@ -203,7 +203,7 @@ def test_throttling_is_waited_out_beyond_max_attempts(
         for c in sandbox.calls()
         if (c["method"], c["route"]) == ("POST", "/sm/v1/service_instances")
     ]
-    assert statuses == [429, 429, 429, 202]
+    assert statuses == [429, 429, 429, 201]  # synchronous SM (async=false)
     assert exactly_one_of_each(sandbox) == ONE_OF_EACH
     run.destroy()
     assert is_empty(sandbox)

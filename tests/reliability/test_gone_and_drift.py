@@ -100,7 +100,7 @@ def test_refresh_recovers_an_entitlement_amount_changed_out_of_band(sandbox: San
     corrected = tenant.up()
 
     assert corrected.ok, corrected.render.error
-    assert corrected.updated == ["tenant-entitlement-hana-cloud-hana"]
+    assert corrected.updated == ["tenant-entitlement-hana-cloud/hana"]
     amounts = [a["amount"] for a in sandbox.state()["assignments"] if a["service"] == HANA[0]]
     assert amounts == [2]
     assert tenant.up().changes == 0

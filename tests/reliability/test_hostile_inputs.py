@@ -40,7 +40,10 @@ from .support import cis_key_document, one_error_line, run_btp_infra
 
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 OTHER_GUID = "0b6f1a52-3c4d-4e8f-9a7b-2c1d5e6f7a8b"
-HEAD = f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+HEAD = (
+    f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"
+    "  btp-infra:kubeContext: ctx\n"
+)
 KEY_SECRET = "KEY-SECRET-sentinel-hostile-8e1d"
 LINE_LIMIT = 600
 """No error line may be longer than this (values are rendered in at most ~60 characters)."""
@@ -281,7 +284,12 @@ counted("render-shared-list-bomb", "render-int-beyond-4300-digits")
     ids=counted("engine-json-nested-100000-levels", "engine-json-integer-of-5000-digits"),
 )
 def test_engine_form_json_values_are_bounded(key: str, text: str, needle: str) -> None:
-    values = {"btp-infra:namespace": "incident", "btp-infra:subaccountId": GUID, f"btp-infra:{key}": text}
+    values = {
+        "btp-infra:namespace": "incident",
+        "btp-infra:subaccountId": GUID,
+        "btp-infra:kubeContext": "kyma",
+        f"btp-infra:{key}": text,
+    }
     with pytest.raises(ConfigError) as info:
         from_pulumi_config(values, source="stacks/Pulumi.incident.yaml")
     assert_bounded_line(str(info.value), "stacks/Pulumi.incident.yaml", f"btp-infra:{key}", needle)
@@ -293,7 +301,10 @@ def test_engine_form_json_values_are_bounded(key: str, text: str, needle: str) -
 
 
 def good_stack(namespace: str, guid: str) -> str:
-    return f"config:\n  btp-infra:namespace: {namespace}\n  btp-infra:subaccountId: {guid}\n"
+    return (
+        f"config:\n  btp-infra:namespace: {namespace}\n  btp-infra:subaccountId: {guid}\n"
+        "  btp-infra:kubeContext: ctx\n"
+    )
 
 
 BAD_AMONG_GOOD = {
@@ -398,7 +409,7 @@ KUBECONFIG_BOMB = (
 def test_a_hostile_plaintext_secret_does_not_hang_or_abort_the_plan(kubeconfig: str, tmp_path: Path) -> None:
     """Secret config values are parsed to scrub their leaves from the output; a bomb or a deeply nested
     document there must neither hang the plan nor abort it."""
-    bad = HEAD + "  btp-infra:kubeconfig: " + json.dumps(kubeconfig) + "\n  btp-infra:kubeContext: ctx\n"
+    bad = HEAD + "  btp-infra:kubeconfig: " + json.dumps(kubeconfig) + "\n"
     paths = three_stacks(tmp_path, bad)
     stacks = reported(paths)
     assert set(stacks) == {"a-good", "b-bad", "c-good"}

@@ -579,6 +579,7 @@ def test_plan_never_shows_a_piece_of_a_secret_value(case: str, tmp_path: Path) -
     config = {
         "btp-infra:namespace": "hostile",
         "btp-infra:subaccountId": "553bcbbb-e809-450f-82db-60de3ef76b1f",
+        "btp-infra:kubeContext": "kyma",
         **PLAN_STACKS[case],
     }
     stack = tmp_path / "Pulumi.hostile.yaml"

@@ -232,6 +232,7 @@ def stacks(tmp_path: Path) -> Path:
     (directory / "Pulumi.good.yaml").write_text(
         "config:\n  btp-infra:namespace: good\n"
         f"  btp-infra:subaccountId: {guid}\n"
+        "  btp-infra:kubeContext: kyma\n"
         f"  btp-infra:kubeconfig: {json.dumps(KUBECONFIG)}\n"
     )
     (directory / "Pulumi.plain-key.yaml").write_text(
@@ -245,6 +246,7 @@ def stacks(tmp_path: Path) -> Path:
     (directory / "Pulumi.twin.yaml").write_text(
         "config:\n  btp-infra:namespace: good\n"
         "  btp-infra:subaccountId: 7d2c0a6e-1b3f-4c5d-8e9f-0a1b2c3d4e5f\n"
+        "  btp-infra:kubeContext: kyma\n"
         f"  btp-infra:kubeconfig: {json.dumps(KUBECONFIG)}\n"
     )
     return directory
