@@ -39,6 +39,7 @@ CATEGORIES: dict[str, str] = {
     "test_hostile_inputs.py": "hostile inputs (alias bombs, nesting, huge values, device files, keyrings)",
     "test_hostile_servers.py": "hostile server responses (echoed secrets, bad credentials, bad headers)",
     "test_secret_leaks.py": "secret-leak checks (plan, chain, CLI error paths, failing runs)",
+    "test_entitlement_names.py": "ownership: old entitlement names adopted in place (aliases)",
     "test_body_limit.py": "hostile requests to the sandbox (oversize declared and chunked bodies)",
     "test_sandbox_files.py": "sandbox secret files (0644 and symlinked key files, SIGTERM/SIGHUP clean-up)",
 }
