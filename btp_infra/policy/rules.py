@@ -694,7 +694,7 @@ def check_entitlement_dependencies(resources: Sequence[StackResource]) -> list[S
                     StackViolation(
                         f"ServiceBinding '{r.name}' does not depend on a ServiceInstance of this stack, so "
                         "its entitlement cannot be verified. Fix: bind to an instance managed in the same "
-                        "stack (pass its instanceId output).",
+                        "stack (pass its id as serviceInstanceId).",
                         r.urn,
                     )
                 )

@@ -7,7 +7,7 @@ idempotent by its deterministic name, so a crashed run is adopted on re-run inst
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 from pulumi.dynamic import (
@@ -82,7 +82,9 @@ def is_tenants(entity: Any, tenant: str | None) -> bool:
     )
 
 
-def read_or_keep(provider: BtpProvider, subaccount_id: str, what: str) -> Any:
+def read_or_keep(
+    provider: BtpProvider, subaccount_id: str, what: str
+) -> ServiceManagerClient | Literal[False] | None:
     """For ``read``: the subaccount's SM client; ``None`` when the subaccount is gone (so is ``what``);
     ``False`` when its admin access is missing and ``what`` cannot be checked (its state is kept as is:
     the next ``up`` restores the admin access and adopts ``what`` by name if it is still there)."""
