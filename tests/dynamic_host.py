@@ -45,10 +45,16 @@ def _plain(struct: struct_pb2.Struct) -> dict[str, Any]:
 class DynamicProviderHost:
     """A ``python -m pulumi.dynamic`` subprocess and a client for it."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, cwd: Path = PROJECT_DIR) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        cwd: Path = PROJECT_DIR,
+        python: str | Path = sys.executable,
+    ) -> None:
         full_env = {**os.environ, **(env or {})}
+        self.stderr = ""
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            [str(python), "-u", "-m", "pulumi.dynamic"],
             cwd=cwd,
             env=full_env,
             stdout=subprocess.PIPE,
@@ -58,10 +64,9 @@ class DynamicProviderHost:
         line = self.process.stdout.readline().decode().strip()
         if not line.isdigit():
             self.close()
-            raise RuntimeError(f"pulumi.dynamic did not print a port: {line!r}")
+            raise RuntimeError(f"pulumi.dynamic did not print a port: {line!r}\n{self.stderr[-3000:]}")
         self.channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
-        self.stderr = ""
 
     def configure(self, config: Mapping[str, str]) -> None:
         self.stub.Configure(proto.ConfigureRequest(args=_struct(config), acceptSecrets=False))

@@ -11,7 +11,14 @@ from .errors import BtpError, ConflictError, NotFoundError, OperationFailedError
 from .http import Deadline, PollPolicy, RetryPolicy, poll
 from .keys import CisServiceKey
 
-__all__ = ["ENABLE_CATEGORIES", "EntitledPlan", "EntitlementsClient", "InvalidAmountError", "PlanAssignment"]
+__all__ = [
+    "ENABLE_CATEGORIES",
+    "EntitledPlan",
+    "EntitlementRead",
+    "EntitlementsClient",
+    "InvalidAmountError",
+    "PlanAssignment",
+]
 
 ASSIGNMENTS = "/entitlements/v1/assignments"
 SUBACCOUNT_PLANS = "/entitlements/v1/subaccountServicePlans"
@@ -66,8 +73,30 @@ class PlanAssignment(BaseModel):
         return self.entity_state == "OK"
 
 
+class EntitlementRead:
+    """One read of a plan's entitlement: the subaccount's :attr:`assignment` and the global account's side
+    (:meth:`entitled`). ``assign``/``unassign`` start from it when given one, so a caller that has just read
+    the plan does not read it again."""
+
+    def __init__(
+        self,
+        subaccount: str,
+        service: str,
+        plan: str,
+        body: dict[str, Any],
+        assignment: PlanAssignment | None,
+    ) -> None:
+        self.key = (subaccount, service, plan)
+        self.assignment = assignment
+        self._body = body
+
+    def entitled(self) -> EntitledPlan:
+        """The global account's entitlement to the plan; :class:`NotFoundError` if not entitled."""
+        return _entitled_plan(self._body, self.key[1], self.key[2])
+
+
 class EntitlementsClient(CisFacade):
-    """Subaccount entitlements: ``get_assignment``, ``get_plan_info``, ``assign``, ``unassign``."""
+    """Subaccount entitlements: ``read``, ``get_assignment``, ``get_plan_info``, ``assign``, ``unassign``."""
 
     def __init__(
         self,
@@ -101,15 +130,30 @@ class EntitlementsClient(CisFacade):
         """The global account's entitlement to the plan; :class:`NotFoundError` if not entitled."""
         return _entitled_plan(self._read(subaccount, service, plan, None), service, plan)
 
+    def read(
+        self, subaccount: str, service: str, plan: str, *, deadline: Deadline | None = None
+    ) -> EntitlementRead:
+        """One read of the plan: the subaccount's assignment (server text redacted) and the global side."""
+        body = self._read(subaccount, service, plan, deadline)
+        found = _assignment(body, subaccount, service, plan)
+        if found is not None and found.state_message:
+            found = found.model_copy(update={"state_message": self.server_text(found.state_message)})
+        return EntitlementRead(subaccount, service, plan, body, found)
+
     def get_assignment(
         self, subaccount: str, service: str, plan: str, *, deadline: Deadline | None = None
     ) -> PlanAssignment | None:
         """The subaccount's assignment of ``service``/``plan``, or ``None`` if it has none."""
-        body = self._read(subaccount, service, plan, deadline)
-        found = _assignment(body, subaccount, service, plan)
-        if found is None or not found.state_message:
-            return found
-        return found.model_copy(update={"state_message": self.server_text(found.state_message)})
+        return self.read(subaccount, service, plan, deadline=deadline).assignment
+
+    def _start(
+        self, subaccount: str, service: str, plan: str, known: EntitlementRead | None, deadline: Deadline
+    ) -> EntitlementRead:
+        if known is not None:
+            if known.key != (subaccount, service, plan):
+                raise ValueError(f"a read of {known.key} given for {(subaccount, service, plan)}")
+            return known
+        return self.read(subaccount, service, plan, deadline=deadline)
 
     # -- writes ------
 
@@ -121,14 +165,16 @@ class EntitlementsClient(CisFacade):
         amount: int | None = None,
         *,
         timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        known: EntitlementRead | None = None,
     ) -> PlanAssignment:
         """Assign the plan (``amount`` for plans with numeric quota, default 1; ``enable`` otherwise).
 
-        Waits until ``entityState == OK``; a no-op when the assignment is already as requested.
+        Waits until ``entityState == OK``; a no-op when the assignment is already as requested. ``known``: a
+        read of this plan just made (:meth:`read`), used instead of reading it again.
         """
         deadline = Deadline(timeout)
-        body = self._read(subaccount, service, plan, deadline)
-        entitled = _entitled_plan(body, service, plan)
+        start = self._start(subaccount, service, plan, known, deadline)
+        entitled = start.entitled()
         if entitled.has_numeric_quota:
             wanted = 1 if amount is None else amount
             if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
@@ -142,7 +188,7 @@ class EntitlementsClient(CisFacade):
                 )
             wanted = None
             info = {"subaccountGUID": subaccount, "enable": True}
-        current = _assignment(body, subaccount, service, plan)
+        current = start.assignment
         matches = current is not None and (wanted is None or current.amount == wanted)
         if current is not None and matches and current.ready:
             return current
@@ -162,15 +208,21 @@ class EntitlementsClient(CisFacade):
         return result
 
     def unassign(
-        self, subaccount: str, service: str, plan: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT
+        self,
+        subaccount: str,
+        service: str,
+        plan: str,
+        *,
+        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        known: EntitlementRead | None = None,
     ) -> None:
-        """Remove the assignment (``amount: 0`` / ``enable: false``) and wait until it is gone."""
+        """Remove the assignment (``amount: 0`` / ``enable: false``) and wait until it is gone (``known``: as
+        for :meth:`assign`)."""
         deadline = Deadline(timeout)
-        body = self._read(subaccount, service, plan, deadline)
-        current = _assignment(body, subaccount, service, plan)
-        if current is None:
+        start = self._start(subaccount, service, plan, known, deadline)
+        if start.assignment is None:
             return
-        entitled = _entitled_plan(body, service, plan)
+        entitled = start.entitled()
         info: dict[str, Any] = {"subaccountGUID": subaccount}
         info |= {"amount": 0} if entitled.has_numeric_quota else {"enable": False}
         self._put(service, plan, entitled, info, deadline)

@@ -26,7 +26,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from btp_infra.btp.entitlements import PlanAssignment
+from btp_infra.btp.entitlements import EntitlementRead, PlanAssignment
 from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGoneError
 from btp_infra.btp.sm_models import quote
 from btp_infra.providers.base import (
@@ -85,9 +85,10 @@ class SubaccountEntitlementProvider(BtpProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = (props["subaccountId"], props["serviceName"], props["planName"])
-        existing = _effective(self.entitlements().get_assignment(*key))
+        known = self.entitlements().read(*key)
+        existing = _effective(known.assignment)
         try:
-            outs = self._assign(props)
+            outs = self._assign(props, known)
         except Exception:
             if existing is None:
                 self._roll_back(props)
@@ -144,12 +145,13 @@ class SubaccountEntitlementProvider(BtpProvider):
         what = f"entitlement {service}/{plan} of subaccount {guid}"
         client, timeout = self.entitlements(), self.timeout_of(props)
         try:
-            current = _effective(client.get_assignment(guid, service, plan))
+            known = client.read(guid, service, plan)
         except NotFoundError:
             if self.subaccount_exists(guid):
                 raise
             log.warning("btp-infra: %s: the subaccount no longer exists; it is gone with it", what)
             return
+        current = _effective(known.assignment)
         if current is None:
             return
         if current.auto_assigned:
@@ -160,7 +162,7 @@ class SubaccountEntitlementProvider(BtpProvider):
             previous = props.get("previousAmount")
             if current.has_numeric_quota and isinstance(previous, int | float) and previous != current.amount:
                 log.warning("btp-infra: %s: adopted; restoring its previous amount %s", what, int(previous))
-                client.assign(guid, service, plan, int(previous), timeout=timeout)
+                client.assign(guid, service, plan, int(previous), timeout=timeout, known=known)
             else:
                 log.warning(
                     "btp-infra: kept %s: it existed before this stack (adopted; set "
@@ -170,7 +172,7 @@ class SubaccountEntitlementProvider(BtpProvider):
             return
         if not self._release_plan(guid, service, plan, props.get("tenant"), what, timeout):
             return
-        client.unassign(guid, service, plan, timeout=timeout)
+        client.unassign(guid, service, plan, timeout=timeout, known=known)
 
     def _release_plan(
         self, guid: str, service: str, plan: str, tenant: str | None, what: str, timeout: float
@@ -197,15 +199,16 @@ class SubaccountEntitlementProvider(BtpProvider):
             remove_instance(sm, leftover.id, timeout)
         return True
 
-    def _assign(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _assign(self, props: dict[str, Any], known: EntitlementRead | None = None) -> dict[str, Any]:
         amount = props.get("amount")
-        # assign() returns the settled assignment: no second read.
+        # assign() starts from `known` (a read just made) and returns the settled assignment: no second read.
         assignment = self.entitlements().assign(
             props["subaccountId"],
             props["serviceName"],
             props["planName"],
             int(amount) if amount is not None else None,
             timeout=self.timeout_of(props),
+            known=known,
         )
         return {**inputs_of(props, INPUTS), **_outputs(assignment)}
 
