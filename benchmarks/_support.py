@@ -26,11 +26,35 @@ from typing import Any
 
 import requests
 
+from btp_infra import conventions
+from btp_infra.conventions import DEFAULT_CREDENTIAL_TYPE, OPERATOR_OFFERING, OPERATOR_PLAN, instance_name
+from btp_infra.credentials import ENV_KEY
 from btp_infra.sandbox import Latencies, SandboxConfig, SandboxServer, SubaccountSeed
+from btp_infra.testing import tenants
 
-ENV_KEY = "BTP_CIS_SERVICE_KEY"
-OPERATOR_SERVICE = "service-manager"
-OPERATOR_PLAN = "service-operator-access"
+__all__ = [
+    "OPERATOR_PLAN",
+    "OPERATOR_SERVICE",
+    "CallSummary",
+    "ChainLatencies",
+    "Machine",
+    "RemoteSandbox",
+    "binding_name",
+    "chain_objects",
+    "cis_key_env",
+    "instance_name",
+    "leftovers",
+    "machine",
+    "rate_limit_bound",
+    "tenant_config",
+    "tenant_guid",
+    "tenant_name",
+    "tenant_seeds",
+    "today",
+    "warm_up",
+]
+
+OPERATOR_SERVICE = OPERATOR_OFFERING
 TOKEN_ROUTE = "/uaa/{subdomain}/oauth/token"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _START_TIMEOUT = 60.0
@@ -119,19 +143,12 @@ def tenant_seeds(count: int) -> list[SubaccountSeed]:
 
 def tenant_config(index: int) -> dict[str, str]:
     """The stack config (engine form) of tenant ``index``: the defaults, i.e. the operator-access chain."""
-    return {
-        "btp-infra:namespace": tenant_name(index),
-        "btp-infra:subaccountId": tenant_guid(index),
-        "btp-infra:kubeContext": "kyma",
-    }
+    return tenants.tenant_config(tenant_name(index), tenant_guid(index))
 
 
-def instance_name(namespace: str) -> str:
-    return f"btp-infra-{namespace}-operator-access"
-
-
-def binding_name(namespace: str, credential_type: str = "client-secret") -> str:
-    return f"{instance_name(namespace)}-{credential_type}"
+def binding_name(namespace: str, credential_type: str = DEFAULT_CREDENTIAL_TYPE) -> str:
+    """The operator binding's Service Manager name (:func:`btp_infra.conventions.binding_name`)."""
+    return conventions.binding_name(namespace, credential_type)
 
 
 @dataclass(frozen=True)
@@ -188,7 +205,7 @@ def warm_up() -> float:
     thread-safe (``module 'pulumi_kubernetes.core' has no attribute 'v1'`` otherwise).
     """
     from btp_infra import program
-    from btp_infra.rendering import render
+    from btp_infra.offline.rendering import render
 
     started = time.perf_counter()
     result = render("warm-up", tenant_config(0), program.main)
@@ -293,24 +310,12 @@ class RemoteSandbox:
 
 def chain_objects(state: Mapping[str, Any], namespace: str, guid: str) -> dict[str, int]:
     """How many of each BTP object of one tenant the emulator holds (exactly 1 each after a create)."""
-    name = instance_name(namespace)
-    return {
-        "entitlement": sum(
-            1
-            for a in state["assignments"]
-            if (a["subaccount"], a["service"], a["plan"]) == (guid, OPERATOR_SERVICE, OPERATOR_PLAN)
-        ),
-        "admin binding": sum(1 for a in state["admin_bindings"] if a["subaccount"] == guid),
-        "instance": sum(1 for i in state["instances"] if i["subaccount"] == guid and i["name"] == name),
-        "binding": sum(
-            1 for b in state["bindings"] if b["subaccount"] == guid and b["name"].startswith(name + "-")
-        ),
-    }
+    return tenants.chain_objects(state, namespace, guid)
 
 
 def leftovers(state: Mapping[str, Any]) -> dict[str, int]:
     """Objects left in the emulator (assignments, admin bindings, instances, bindings); all 0 = empty."""
-    return {kind: len(state[kind]) for kind in ("assignments", "admin_bindings", "instances", "bindings")}
+    return {kind: len(found) for kind, found in tenants.leftovers(state).items()}
 
 
 @dataclass(frozen=True)

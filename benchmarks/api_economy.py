@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import SandboxConfig
+from btp_infra.testing.local_engine import LocalEngine
 
 from ._support import (
     CallSummary,

@@ -43,8 +43,8 @@ from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.http import PollPolicy
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.btp.service_manager import ServiceManagerClient
-from btp_infra.local_engine import LocalEngine, StateEntry
 from btp_infra.sandbox import SandboxConfig
+from btp_infra.testing.local_engine import LocalEngine, StateEntry
 
 from ._support import (
     OPERATOR_PLAN,

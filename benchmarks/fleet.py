@@ -24,8 +24,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import RateLimit, SandboxConfig
+from btp_infra.testing.local_engine import LocalEngine
 
 from ._support import (
     ChainLatencies,

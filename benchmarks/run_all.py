@@ -22,7 +22,7 @@ from . import api_economy, critical_path, fleet, plan_scale, reliability
 from ._support import machine, today
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-PLAN_SIZES = (10, 100, 500)
+PLAN_SIZES = (10, 200, 500)
 QUICK_PLAN_SIZES = (10, 50)
 
 
@@ -56,9 +56,10 @@ def plan_scale_markdown(measurements: Sequence[plan_scale.Measurement], command:
     lines = [
         f"Command: `{command}`",
         "",
-        "Each size generates that many valid, varied tenant stack files into a temp dir (every 2nd with "
-        "quota, limit range, default-deny network policies, mTLS, an extra entitlement and `protect`; every "
-        "3rd x509 with the Secret in the management namespace; 10-20 resources each) and times **one** "
+        "Each size generates that many valid, varied tenant stack files into a temp dir (every one with the "
+        "full baseline: quota, limit range, default-deny network policies, mTLS; every 2nd with an extra "
+        "entitlement and `protect`; every 3rd x509 with the Secret in the management namespace) and times "
+        "**one** "
         "`btp-infra plan --all --json --stacks-dir <dir>` process (fresh interpreter, as in CI): load + "
         "fleet check + render under mocks + the whole policy pack through the SDK's analyzer servicer + "
         "JSON. Peak RSS is the child's `ru_maxrss`.",

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from btp_infra.conventions import OPERATOR_OFFERING, OPERATOR_PLAN
+
 __all__ = [
     "KNOWN_PLANS",
     "OPERATOR_ACCESS",
@@ -35,17 +37,17 @@ class PlanInfo:
 
 
 #: The plan every tenant is entitled to first: the credentials for the SAP BTP service operator.
-OPERATOR_ACCESS: tuple[str, str] = ("service-manager", "service-operator-access")
+OPERATOR_ACCESS: tuple[str, str] = (OPERATOR_OFFERING, OPERATOR_PLAN)
 
 _PLANS: tuple[PlanInfo, ...] = (
     PlanInfo(
-        "service-manager",
-        "service-operator-access",
+        OPERATOR_OFFERING,
+        OPERATOR_PLAN,
         False,
         "SAP's Terraform samples entitle it without an amount; btp-api.md §C.2",
     ),
     PlanInfo(
-        "service-manager",
+        OPERATOR_OFFERING,  # Service Manager's own offering
         "subaccount-admin",
         False,
         "auto-assigned to every subaccount without quota (architecture.md, BTP emulator catalog)",

@@ -46,7 +46,7 @@ def plan(
     No Pulumi CLI, cloud or credentials needed. Exit code 0: clean (advisories allowed); 1: a mandatory
     violation, an invalid stack config or a render error; 2: usage error.
     """
-    from btp_infra import plan as planning
+    from btp_infra.offline import runner as planning
 
     try:
         config = planning.read_policy_config(policy_config)
@@ -73,11 +73,10 @@ class _ServeError(click.ClickException):
 
 
 def _check_guids(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    import re
+    from btp_infra.conventions import GUID_RE
 
-    pattern = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
     for value in values:
-        if not pattern.fullmatch(value):
+        if not GUID_RE.fullmatch(value):
             shown = value if len(value) <= 60 else value[:57] + "..."
             raise _ServeError(
                 f"--subaccount: {shown!r} is not a subaccount GUID; valid: 8-4-4-4-12 hex digits, e.g. "
@@ -119,7 +118,12 @@ def sandbox_serve(port: int, subaccounts: tuple[str, ...], key_out: Path | None,
     subaccount GUIDs are printed to stderr. Stops on Ctrl-C, SIGTERM or SIGHUP and removes its temporary CA
     and TLS key files. Exit code 2: it cannot start (port in use, key file not writable).
     """
-    from btp_infra.sandbox import serve
+    from btp_infra import sandbox as emulator
+
+    try:
+        serve = emulator.serve
+    except ModuleNotFoundError as err:  # no `sandbox` extra: one line, not a traceback
+        raise _ServeError(str(err)) from None
     from btp_infra.sandbox.server import KeyFileError
 
     try:

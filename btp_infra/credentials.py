@@ -31,7 +31,8 @@ import keyring.errors
 
 from btp_infra.btp.errors import ServiceKeyError
 from btp_infra.btp.keys import CisServiceKey
-from btp_infra.config import PROJECT, TenantConfig
+from btp_infra.config import TenantConfig
+from btp_infra.conventions import CONFIG_CIS_KEY, CONFIG_KEYRING_PROFILE, KEYRING_PROFILE_RE
 from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, bounded_repr, format_size, read_regular_file
 
 __all__ = [
@@ -53,19 +54,14 @@ ENV_KEY: Final = "BTP_CIS_SERVICE_KEY"
 ENV_KEY_FILE: Final = "BTP_CIS_SERVICE_KEY_FILE"
 ENV_PROFILE: Final = "BTP_INFRA_KEYRING_PROFILE"
 KEYRING_SERVICE: Final = "btp-infra"
-CONFIG_KEY: Final = f"{PROJECT}:cisServiceKey"
-CONFIG_PROFILE_KEY: Final = f"{PROJECT}:keyringProfile"
-
-_PROFILE_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-
 HOW_TO_CONFIGURE: Final = (
     "Provide the cis service key in one of these ways (checked in this order):\n"
     f"  1. env {ENV_KEY}='<service key JSON>'\n"
     f"  2. env {ENV_KEY_FILE}=/path/to/cis-key.json\n"
-    f"  3. Pulumi config secret: pulumi config set --secret {CONFIG_KEY} < cis-key.json\n"
+    f"  3. Pulumi config secret: pulumi config set --secret {CONFIG_CIS_KEY} < cis-key.json\n"
     f"  4. keyring: store it under service '{KEYRING_SERVICE}' with a profile name "
     "(btp_infra.credentials.store_in_keyring), then set "
-    f"{CONFIG_PROFILE_KEY} or env {ENV_PROFILE} to that profile"
+    f"{CONFIG_KEYRING_PROFILE} or env {ENV_PROFILE} to that profile"
 )
 
 
@@ -86,7 +82,7 @@ class ResolvedCisKey:
 
 
 def _check_profile(profile: str, origin: str) -> str:
-    if not profile or len(profile) > 64 or not set(profile) <= _PROFILE_CHARS or profile[0] in "._-":
+    if not KEYRING_PROFILE_RE.fullmatch(profile):
         raise CredentialsError(
             f"{origin}: {bounded_repr(profile)} is not a keyring profile name "
             "(letters, digits, '.', '_' and '-', at most 64 characters)"
@@ -127,7 +123,7 @@ def _secure_keyring(where: str, environ: Mapping[str, str]) -> None:
     raise CredentialsError(
         f"{where}: no secure keyring backend on this machine (no Secret Service, Keychain or Credential "
         f"Locker; found {', '.join(names) or 'none'}); use env {ENV_KEY} or {ENV_KEY_FILE}, or the stack "
-        f"secret {CONFIG_KEY}, instead (or choose a backend with {BACKEND_ENV})"
+        f"secret {CONFIG_CIS_KEY}, instead (or choose a backend with {BACKEND_ENV})"
     )
 
 
@@ -161,7 +157,7 @@ def resolve_cis_service_key(
     config_encrypted: bool = False,
     keyring_profile: str | None = None,
     environ: Mapping[str, str] | None = None,
-    config_source: str = CONFIG_KEY,
+    config_source: str = CONFIG_CIS_KEY,
 ) -> ResolvedCisKey:
     """Find and parse the cis key (order in the module docstring).
 
@@ -202,7 +198,7 @@ def resolve_cis_service_key(
         return ResolvedCisKey(CisServiceKey.parse(config_value, source=source), source)
 
     if keyring_profile:
-        return _from_keyring(_check_profile(keyring_profile, CONFIG_PROFILE_KEY), CONFIG_PROFILE_KEY)
+        return _from_keyring(_check_profile(keyring_profile, CONFIG_KEYRING_PROFILE), CONFIG_KEYRING_PROFILE)
     env_profile = env.get(ENV_PROFILE, "").strip()
     if env_profile:
         return _from_keyring(_check_profile(env_profile, f"env {ENV_PROFILE}"), f"env {ENV_PROFILE}")
@@ -223,7 +219,7 @@ def resolve_for_tenant(config: TenantConfig, *, environ: Mapping[str, str] | Non
         config_encrypted=config.has_cis_service_key and config.cis_service_key_value is None,
         keyring_profile=config.keyring_profile,
         environ=environ,
-        config_source=f"{CONFIG_KEY} ({config.source})",
+        config_source=f"{CONFIG_CIS_KEY} ({config.source})",
     )
 
 

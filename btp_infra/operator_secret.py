@@ -8,24 +8,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from btp_infra.conventions import (
+    LABEL_OPERATOR_CONFIG,
+    LABEL_OPERATOR_MANAGED,
+    OPERATOR_SECRET_BASE_NAME,
+    OPERATOR_SECRET_VALUE_KEYS,
+    TOKEN_URL_SUFFIX,
+)
+
 CredentialType = Literal["client-secret", "x509"]
 Placement = Literal["namespace", "management"]
 
-SECRET_BASE_NAME = "sap-btp-service-operator"
-TOKEN_URL_SUFFIX = "/oauth/token"
-
-#: Our users ask for it (SAP Community pattern); the operator itself selects secrets by name only (§0.1).
-LABEL_CONFIG = "services.cloud.sap.com/config"
-#: Needed by the operator's limited-cache mode, which Kyma enables by default (§A.4).
-LABEL_MANAGED_BY_OPERATOR = "services.cloud.sap.com/managed-by-sap-btp-operator"
+SECRET_BASE_NAME = OPERATOR_SECRET_BASE_NAME
+#: ``services.cloud.sap.com/config``: our users ask for it (SAP Community pattern); the operator itself
+#: selects secrets by name only (§0.1).
+LABEL_CONFIG = LABEL_OPERATOR_CONFIG
+#: ``services.cloud.sap.com/managed-by-sap-btp-operator``: needed by the operator's limited-cache mode, which
+#: Kyma enables by default (§A.4).
+LABEL_MANAGED_BY_OPERATOR = LABEL_OPERATOR_MANAGED
 SECRET_LABELS: dict[str, str] = {LABEL_CONFIG: "true", LABEL_MANAGED_BY_OPERATOR: "true"}
+__all__ = [
+    "LABEL_CONFIG",
+    "LABEL_MANAGED_BY_OPERATOR",
+    "REQUIRED_KEYS",
+    "SECRET_BASE_NAME",
+    "SECRET_LABELS",
+    "SECRET_VALUE_KEYS",
+    "TOKEN_URL_SUFFIX",
+    "CredentialType",
+    "Placement",
+    "secret_data",
+    "secret_name",
+    "secret_namespace",
+    "strip_token_suffix",
+]
 
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "client-secret": ("clientid", "clientsecret", "sm_url", "tokenurl", "tokenurlsuffix"),
     "x509": ("clientid", "tls.crt", "tls.key", "sm_url", "tokenurl", "tokenurlsuffix"),
 }
 #: Keys whose values are credentials (never printed).
-SECRET_VALUE_KEYS = frozenset({"clientsecret", "tls.key", "tls.crt"})
+SECRET_VALUE_KEYS = OPERATOR_SECRET_VALUE_KEYS
 
 
 def secret_name(namespace: str, placement: Placement) -> str:

@@ -13,8 +13,22 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from btp_infra.components import TenantNamespace
-from btp_infra.config import IGNORED_KUBERNETES_KEYS, TENANT_RESOURCE, TenantConfig, from_pulumi_config
-from btp_infra.config import NAMESPACE as CONFIG_NAMESPACE
+from btp_infra.components.args import (
+    EntitlementArgs,
+    GuardrailArgs,
+    OperatorSecretArgs,
+    TenantNamespaceArgs,
+    TimeoutArgs,
+)
+from btp_infra.config import IGNORED_KUBERNETES_KEYS, TenantConfig, from_pulumi_config
+from btp_infra.conventions import (
+    CONFIG_NAMESPACE,
+    LABEL_MANAGED_BY,
+    LABEL_TENANT,
+    MANAGED_BY_VALUE,
+    TENANT_RESOURCE,
+)
+from btp_infra.operator_secret import SECRET_LABELS
 
 
 def raw_stack_config() -> dict[str, Any]:
@@ -30,6 +44,48 @@ def load_config() -> TenantConfig:
     """The validated tenant config of the current stack."""
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     return from_pulumi_config(raw_stack_config(), source=source)
+
+
+def tenant_args(config: TenantConfig) -> TenantNamespaceArgs:
+    """What the component builds, from the validated stack config (no credentials, no cluster access)."""
+    timeouts = config.timeouts
+    return TenantNamespaceArgs(
+        namespace=config.namespace,
+        subaccount_id=config.subaccount_id,
+        region=config.region,
+        namespace_labels=config.namespace_labels,
+        instance_name=config.instance_name,
+        binding_name=config.binding_name,
+        sm_labels=config.sm_labels,
+        operator_secret=OperatorSecretArgs(
+            name=config.secret_name,
+            namespace=config.secret_namespace,
+            placement=config.secret_placement,
+            credential_type=config.credential_type,
+            labels={**SECRET_LABELS, LABEL_TENANT: config.namespace},
+        ),
+        guardrails=GuardrailArgs(
+            labels={LABEL_MANAGED_BY: MANAGED_BY_VALUE, LABEL_TENANT: config.namespace},
+            quota=config.quota.hard() if config.quota is not None else None,
+            container_limits=(
+                config.limit_range.container_limits() if config.limit_range is not None else None
+            ),
+            network_policy="default-deny" if config.network_policy == "default-deny" else None,
+            mtls=config.mtls,
+        ),
+        entitlements=tuple(
+            EntitlementArgs(spec.service, spec.plan, spec.amount) for spec in config.all_entitlements
+        ),
+        binding_parameters=config.binding_parameters,
+        timeouts=TimeoutArgs(
+            entitlement=timeouts.entitlement,
+            admin_access=timeouts.admin_access,
+            instance=timeouts.instance,
+            binding=timeouts.binding,
+        ),
+        take_ownership=config.take_ownership,
+        protect=config.protect,
+    )
 
 
 def kubernetes_provider(config: TenantConfig) -> k8s.Provider:
@@ -65,7 +121,7 @@ def main() -> TenantNamespace:
     # step_generator.go, inheritedChildAlias).
     tenant = TenantNamespace(
         TENANT_RESOURCE,
-        config,
+        tenant_args(config),
         k8s_provider=kubernetes_provider(config),
         opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name=config.namespace)]),
     )

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package: a fresh token cache, a plaintext keyring, and the BTP emulator
+(``emulator_fixtures``: one per module, by ``emulator_config``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 
 import keyring
 import pytest
+from emulator_fixtures import emulator_config, sandbox, sb, shared_sandbox
 from keyrings.alt.file import PlaintextKeyring
 
 from btp_infra.btp.auth import clear_token_cache
+
+__all__ = ["emulator_config", "fresh_token_cache", "kr", "sandbox", "sb", "shared_sandbox"]
 
 
 @pytest.fixture(autouse=True)

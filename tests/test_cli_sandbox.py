@@ -16,7 +16,7 @@ import requests
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.keys import CisServiceKey
-from btp_infra.local_engine import LocalEngine
+from btp_infra.testing.local_engine import LocalEngine
 
 GUID = "7d0f3c58-5a52-4d0f-8a5e-0b6a1f0e2c11"
 
@@ -125,7 +125,7 @@ def test_serve_prints_the_seeded_subaccounts(served: tuple[Path, subprocess.Pope
 def test_served_sandbox_issues_x509_bindings_and_the_tenant_passes_the_pack(
     served: tuple[Path, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from btp_infra.policy.analyzer import PackAnalyzer
+    from btp_infra.offline.analyzer import PackAnalyzer
     from btp_infra.policy.rules import plain
 
     key_file, _ = served

@@ -20,9 +20,9 @@ from btp_infra.btp.keys import CisServiceKey
 from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.config import engine_config
 from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
-from btp_infra.local_engine import LocalEngine, RunResult
-from btp_infra.rendering import RenderedResource, is_secret_envelope
+from btp_infra.offline.rendering import RenderedResource, is_secret_envelope
 from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.testing.local_engine import LocalEngine, RunResult
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET = "kubernetes:core/v1:Secret"

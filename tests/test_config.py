@@ -1095,13 +1095,14 @@ def test_tenant_config_validates_directly() -> None:
 
 def test_config_model_and_policy_share_the_system_namespaces() -> None:
     from btp_infra import config as config_module
-    from btp_infra import names
+    from btp_infra import conventions
     from btp_infra.policy import rules
 
-    assert config_module.SYSTEM_NAMESPACES == rules.SYSTEM_NAMESPACES == names.SYSTEM_NAMESPACES
-    assert {"compass-system", "kyma-integration"} <= names.SYSTEM_NAMESPACES
-    assert rules.RESERVED_PREFIX == names.RESERVED_PREFIX
-    assert (rules.LABEL_TENANT, rules.LABEL_SUBACCOUNT) == (names.LABEL_TENANT, names.LABEL_SUBACCOUNT)
+    assert config_module.SYSTEM_NAMESPACES is rules.SYSTEM_NAMESPACES is conventions.SYSTEM_NAMESPACES
+    assert {"compass-system", "kyma-integration"} <= conventions.SYSTEM_NAMESPACES
+    assert rules.RESERVED_PREFIX == conventions.RESERVED_NAMESPACE_PREFIX
+    shared = (conventions.LABEL_TENANT, conventions.LABEL_SUBACCOUNT)
+    assert shared == (rules.LABEL_TENANT, rules.LABEL_SUBACCOUNT)
 
 
 @pytest.mark.parametrize("namespace", ["compass-system", "kyma-integration"])

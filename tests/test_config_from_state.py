@@ -18,8 +18,8 @@ import pytest
 from emulator_fixtures import FAST, SUBACCOUNT_1, sandbox_seeds
 
 from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
-from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.testing.local_engine import LocalEngine
 
 CIS = "btp-infra:cisServiceKey"
 REVOKED = r"(?i)unauthori|401|token"

@@ -209,7 +209,7 @@ def test_the_pack_starts_from_the_interpreter_the_cli_uses(installed: Path) -> N
     from pulumi.runtime import proto
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
-    from btp_infra.policy.analyzer import configure_request, resolve_policy_config
+    from btp_infra.offline.analyzer import configure_request, resolve_policy_config
     from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PLAN_POLICIES
 
     proc, port = start_pack_as_the_cli_does(installed)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from btp_infra import program, rendering
+from btp_infra import program
 from btp_infra.config import ConfigError, engine_values, from_pulumi_config, load_stack_file
+from btp_infra.offline import rendering
 
 GUID = "553bcbbb-e809-450f-82db-60de3ef76b1f"
 HEAD = f"config:\n  btp-infra:namespace: incident\n  btp-infra:subaccountId: {GUID}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -16,15 +17,15 @@ from click.testing import CliRunner
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi_policy import ResourceValidationPolicy
 
-from btp_infra import plan as planning
 from btp_infra.cli import main as cli
 from btp_infra.config import discover_stacks, engine_config
+from btp_infra.offline import runner as planning
+from btp_infra.offline.analyzer import PackAnalyzer
+from btp_infra.offline.rendering import render
 from btp_infra.operator_secret import SECRET_LABELS
-from btp_infra.policy.analyzer import PackAnalyzer
 from btp_infra.program import load_config
 from btp_infra.program import main as tenant_program
 from btp_infra.providers import ServiceInstance, SubaccountCheckProvider
-from btp_infra.rendering import render
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "plan"
@@ -480,3 +481,102 @@ def test_x509_minimum_validity_is_configurable(tmp_path: Path) -> None:
     bad = _policy_file(tmp_path, {"btp-tenant-x509-validity": {"minValidityDays": 0}})
     code, output = run_cli("--stack", stack_file, "--policy-config", bad)
     assert code == 2 and "minValidityDays must be at least 1" in output
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Parallel planning
+# ------------------------------------------------------------------------------------------------------------
+
+GUIDS = [f"{i:08x}-1111-4222-8333-{i:012x}" for i in range(1, 40)]
+
+
+def _tenant_stacks(directory: Path, count: int) -> list[Path]:
+    """``count`` valid, varied stacks (guardrails on every 2nd, x509 in the management namespace on every
+    3rd)."""
+    paths = []
+    for i in range(count):
+        extra = "  btp-infra:quota: {pods: '20'}\n  btp-infra:networkPolicy: default-deny\n" if i % 2 else ""
+        if i % 3 == 0:
+            extra += "  btp-infra:credentialType: x509\n  btp-infra:secretPlacement: management\n"
+        path = directory / f"Pulumi.t{i:02d}.yaml"
+        path.write_text(
+            f"config:\n  btp-infra:namespace: t{i:02d}\n  btp-infra:subaccountId: {GUIDS[i]}\n"
+            f"  btp-infra:kubeContext: kyma\n{extra}",
+            encoding="utf-8",
+        )
+        paths.append(path)
+    return paths
+
+
+def _outputs(paths: list[Path], **kwargs: Any) -> tuple[str, str]:
+    report, scrub = planning.run_plan(paths, **kwargs)
+    return planning.format_json(report, scrub), planning.format_text(report, scrub)
+
+
+def test_parallel_plan_is_the_sequential_plan_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 stacks — valid ones, invalid configs, a fleet conflict, a leaky key — give the same JSON and text
+    whether planned in this process or in worker processes, in the order given."""
+    fixtures = [
+        *sorted((FIXTURES / "mixed").glob("Pulumi.*.yaml")),
+        *sorted((FIXTURES / "duplicates").glob("Pulumi.*.yaml")),
+        FIXTURES / "secrets" / "Pulumi.kube.yaml",
+    ]
+    generated = _tenant_stacks(tmp_path, 14)
+    paths = [*generated[:7], *fixtures, *generated[7:]]
+    assert len(paths) == 20
+    monkeypatch.setattr(planning, "_worker_count", lambda stacks: 1)
+    sequential = _outputs(paths)
+    monkeypatch.setattr(planning, "_worker_count", lambda stacks: min(3, stacks))
+    parallel = _outputs(paths)
+    assert parallel == sequential
+    assert [s["file"] for s in json.loads(parallel[0])["stacks"]] == [str(p) for p in paths]
+
+
+def test_a_dying_worker_fails_only_its_own_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process that dies (here: ``os._exit`` while rendering) breaks the pool; the stacks
+    it took with it are planned again, and only the stacks that kill their worker (``t02``, ``beta``) are
+    errors — still part of the fleet check."""
+    parent = os.getpid()
+    paths = [*_tenant_stacks(tmp_path, 6), FIXTURES / "duplicates" / "Pulumi.alpha.yaml"]
+    paths.append(FIXTURES / "duplicates" / "Pulumi.beta.yaml")
+
+    def dying_program() -> None:
+        if pulumi.get_stack() in ("t02", "beta") and os.getpid() != parent:
+            os._exit(3)
+        tenant_program()
+
+    monkeypatch.setattr(planning, "_worker_count", lambda stacks: min(2, stacks))
+    report, _ = planning.run_plan(paths, program=dying_program)
+    by_stack = {s.stack: s for s in report.stacks}
+    assert [s.stack for s in report.stacks] == ["t00", "t01", "t02", "t03", "t04", "t05", "alpha", "beta"]
+    for name in ("t02", "beta"):
+        assert by_stack[name].error_kind == "render-error", by_stack[name]
+        assert (by_stack[name].error or "").startswith("BrokenProcessPool"), by_stack[name].error
+    assert {by_stack[n].status for n in ("t00", "t01", "t03", "t04", "t05")} <= {"passed", "advisory"}
+    assert by_stack["alpha"].resources and by_stack["alpha"].error_kind is None
+    fleet = [v for v in by_stack["beta"].violations if v.policy == planning.FLEET_POLICY]
+    assert fleet and "Pulumi.alpha.yaml" in fleet[0].message  # beta's config still met alpha's
+
+
+def test_a_workers_error_is_scrubbed_of_the_stacks_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "hunter2-PLAINTEXT-5f3e9c"
+    paths = _tenant_stacks(tmp_path, 3)
+    with paths[1].open("a", encoding="utf-8") as stack_file:
+        stack_file.write(f"  kubernetes:password: {secret}\n")
+
+    def quoting_program() -> None:
+        password = pulumi.Config("kubernetes").get("password")
+        if password:
+            raise RuntimeError(f"cannot log in with {password}")
+        tenant_program()
+
+    monkeypatch.setattr(planning, "_worker_count", lambda stacks: min(2, stacks))
+    json_text, text = _outputs(paths, program=quoting_program)
+    entry = stack(json.loads(json_text), "t01")
+    assert entry["status"] == "error"
+    assert entry["error"]["message"] == "RuntimeError: cannot log in with [secret]"
+    assert secret not in json_text and secret not in text

@@ -19,9 +19,9 @@ from emulator_fixtures import FAST, SUBACCOUNT_1, sandbox_seeds
 from pulumi.output import Unknown
 
 from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
-from btp_infra.local_engine import LocalEngine
 from btp_infra.providers.binding import ServiceBindingProvider
 from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.testing.local_engine import LocalEngine
 
 CONFIG = {
     "btp-infra:namespace": "incident",

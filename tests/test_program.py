@@ -10,7 +10,7 @@ from typing import Any
 import dill
 import pytest
 
-from btp_infra import program, rendering
+from btp_infra import program
 from btp_infra.config import (
     ConfigError,
     discover_stacks,
@@ -19,8 +19,9 @@ from btp_infra.config import (
     load_stack_file,
     stack_name_of,
 )
+from btp_infra.offline import rendering
+from btp_infra.offline.rendering import RenderResult, is_secret_envelope, unwrap_secrets
 from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, TOKEN_URL_SUFFIX
-from btp_infra.rendering import RenderResult, is_secret_envelope, unwrap_secrets
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NS = "kubernetes:core/v1:Namespace"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import requests
 
@@ -59,14 +59,21 @@ class Facade:
 
 
 class CisFacade(Facade):
-    """A facade authenticated with the global account's cis key (basic-auth client credentials)."""
+    """A facade authenticated with the global account's cis key (basic-auth client credentials).
+
+    A subclass names its API (:attr:`api`) and where the key says it lives (:meth:`base_url`).
+    """
+
+    api: ClassVar[str]
+
+    @staticmethod
+    def base_url(key: CisServiceKey) -> str:
+        raise NotImplementedError
 
     def __init__(
         self,
         key: CisServiceKey,
-        base_url: str,
         *,
-        name: str,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
     ) -> None:
@@ -74,7 +81,7 @@ class CisFacade(Facade):
         tokens = ClientCredentialsTokenSource(
             key.token_url, key.uaa.clientid, key.uaa.clientsecret, style="basic", session=session
         )
-        transport = Transport(base_url, tokens, policy=retry_policy, session=session, name=name)
+        transport = Transport(self.base_url(key), tokens, policy=retry_policy, session=session, name=self.api)
         super().__init__(transport, poll_policy=poll_policy, session=session)
 
 

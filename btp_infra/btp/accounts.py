@@ -7,9 +7,11 @@ from typing import Any
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from btp_infra.conventions import DEFAULT_TIMEOUTS
+
 from ._base import DEFAULT_OPERATION_TIMEOUT, CisFacade, create_without_duplicates, json_object
 from .errors import BtpError, ConflictError, OperationFailedError
-from .http import Deadline, PollPolicy, RetryPolicy, poll
+from .http import Deadline, poll
 from .keys import CisServiceKey, ServiceManagerCredentials
 
 __all__ = ["AccountsClient", "Subaccount"]
@@ -40,16 +42,11 @@ class Subaccount(BaseModel):
 class AccountsClient(CisFacade):
     """Subaccount reads and the SM admin binding (``…/serviceManagementBinding``)."""
 
-    def __init__(
-        self,
-        key: CisServiceKey,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            key, key.accounts_service_url, name="accounts", retry_policy=retry_policy, poll_policy=poll_policy
-        )
+    api = "accounts"
+
+    @staticmethod
+    def base_url(key: CisServiceKey) -> str:
+        return key.accounts_service_url
 
     # -- subaccounts ------
 
@@ -107,7 +104,7 @@ class AccountsClient(CisFacade):
         return _credentials(json_object(response, what), what)
 
     def create_service_management_binding(
-        self, guid: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT
+        self, guid: str, *, timeout: float = DEFAULT_TIMEOUTS["adminAccess"]
     ) -> ServiceManagerCredentials:
         """Create the SM admin binding; :class:`ConflictError` if it exists. A lost response is recovered."""
         what = f"create SM admin binding of {guid}"
@@ -134,7 +131,7 @@ class AccountsClient(CisFacade):
         return _credentials(body, what)
 
     def ensure_service_management_binding(
-        self, guid: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT
+        self, guid: str, *, timeout: float = DEFAULT_TIMEOUTS["adminAccess"]
     ) -> tuple[ServiceManagerCredentials, bool]:
         """The SM admin credentials and whether this call created them (409 → adopt the existing binding)."""
         try:
@@ -144,7 +141,7 @@ class AccountsClient(CisFacade):
             return existing, False
 
     def delete_service_management_binding(
-        self, guid: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT
+        self, guid: str, *, timeout: float = DEFAULT_TIMEOUTS["adminAccess"]
     ) -> None:
         """Delete the SM admin binding; returns once it is gone (404 counts as gone)."""
         what = f"delete SM admin binding of {guid}"

@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ._base import DEFAULT_OPERATION_TIMEOUT, CisFacade, json_object
+from btp_infra.conventions import DEFAULT_TIMEOUTS
+
+from ._base import CisFacade, json_object
 from .errors import BtpError, ConflictError, NotFoundError, OperationFailedError
-from .http import Deadline, PollPolicy, RetryPolicy, poll
+from .http import Deadline, poll
 from .keys import CisServiceKey
 
 __all__ = [
@@ -98,20 +100,11 @@ class EntitlementRead:
 class EntitlementsClient(CisFacade):
     """Subaccount entitlements: ``read``, ``get_assignment``, ``get_plan_info``, ``assign``, ``unassign``."""
 
-    def __init__(
-        self,
-        key: CisServiceKey,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        poll_policy: PollPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            key,
-            key.entitlements_service_url,
-            name="entitlements",
-            retry_policy=retry_policy,
-            poll_policy=poll_policy,
-        )
+    api = "entitlements"
+
+    @staticmethod
+    def base_url(key: CisServiceKey) -> str:
+        return key.entitlements_service_url
 
     # -- reads ------
 
@@ -164,7 +157,7 @@ class EntitlementsClient(CisFacade):
         plan: str,
         amount: int | None = None,
         *,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUTS["entitlement"],
         known: EntitlementRead | None = None,
     ) -> PlanAssignment:
         """Assign the plan (``amount`` for plans with numeric quota, default 1; ``enable`` otherwise).
@@ -213,7 +206,7 @@ class EntitlementsClient(CisFacade):
         service: str,
         plan: str,
         *,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUTS["entitlement"],
         known: EntitlementRead | None = None,
     ) -> None:
         """Remove the assignment (``amount: 0`` / ``enable: false``) and wait until it is gone (``known``: as

@@ -337,6 +337,10 @@ class Transport:
         with self._lock:
             self._calls[method] += 1
 
+    def _count_retry(self) -> None:
+        with self._lock:
+            self._retries += 1
+
     def close(self) -> None:
         if self._own_session:
             self._session.close()
@@ -389,73 +393,18 @@ class Transport:
         failures and CF ``unknown_route`` are always retried.
         """
         method = method.upper()
-        op = what or f"{self.name} {method} {urlsplit(path).path}"
-        url = self.url_for(path)
-        ok_statuses = frozenset(ok)
-        retry_unsafe = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
-        deadline = deadline or Deadline(self.policy.call_deadline)
-        refreshed = [False]
-        last: list[BtpError] = []  # the latest retried error, for DeadlineExceededError
-
-        def attempt() -> requests.Response:
-            if deadline.expired:
-                cause = last[0] if last else None
-                raise deadline.exceeded(op, cause) from cause
-            return self._attempt(method, url, params, json, ok_statuses, deadline, refreshed, op)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry) and exc.wait is not None:
-                return exc.wait
-            if isinstance(exc, _Retry) and exc.lock:
-                return min(self.policy.lock_wait_cap, self.policy.backoff(state.attempt_number))
-            return self.policy.backoff(state.attempt_number)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            # A lock (30004) or a 429 only means "busy": wait for it as long as the deadline allows.
-            attempts_left = state.attempt_number < self.policy.max_attempts
-            if isinstance(exc, _Retry) and exc.until_deadline:
-                attempts_left = True
-            return not attempts_left or state.upcoming_sleep >= deadline.remaining()
-
-        def give_up(state: tenacity.RetryCallState) -> requests.Response:
-            exc = state.outcome.exception() if state.outcome else None
-            assert isinstance(exc, _Retry)
-            if exc.until_deadline or state.attempt_number < self.policy.max_attempts:
-                raise deadline.exceeded(op, exc.error) from exc.error
-            raise exc.error from exc.error.__cause__
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            with self._lock:
-                self._retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry):
-                last[:] = [exc.error]
-            log.debug(
-                "%s: attempt %d failed (%s); retrying in %.2f s",
-                op,
-                state.attempt_number,
-                exc,
-                state.upcoming_sleep,
-            )
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda e: isinstance(e, _Retry) and (e.safe or retry_unsafe)),
-            wait=wait,
-            stop=stop,
-            sleep=self.policy.sleep,
-            before_sleep=before_sleep,
-            retry_error_callback=give_up,
-            reraise=True,
+        call = _Call(
+            transport=self,
+            method=method,
+            url=self.url_for(path),
+            params=params,
+            body=json,
+            ok=frozenset(ok),
+            deadline=deadline or Deadline(self.policy.call_deadline),
+            op=what or f"{self.name} {method} {urlsplit(path).path}",
+            retry_unsafe=method in _IDEMPOTENT_METHODS if idempotent is None else idempotent,
         )
-        try:
-            result: requests.Response = retrying(attempt)
-        except _Retry as exc:
-            error = exc.error
-        else:
-            return result
-        raise error from error.__cause__  # outside the handler: the _Retry is not chained as context
+        return call.run()
 
     def _attempt(
         self,
@@ -553,6 +502,99 @@ class Transport:
         if status in RETRYABLE_STATUSES:
             return _Retry(error, safe=False, wait=parse_retry_after(response.headers.get("Retry-After")))
         return error
+
+
+@dataclass
+class _Call:
+    """One :meth:`Transport.request` across its attempts: what tenacity's hooks decide on (retry, wait, stop,
+    give up) and what they carry between attempts (the token refresh, the latest retried error)."""
+
+    transport: Transport
+    method: str
+    url: str
+    params: Mapping[str, str | int] | None
+    body: Any
+    ok: frozenset[int]
+    deadline: Deadline
+    op: str
+    retry_unsafe: bool
+    """Whether failures that may have reached the server (read timeout, reset, 5xx) are retried."""
+    refreshed: list[bool] = field(default_factory=lambda: [False])
+    """Whether the token was already refreshed after a 401 (once per call; shared with ``_attempt``)."""
+    last: BtpError | None = None
+    """The latest retried error: the cause of a :class:`DeadlineExceededError`."""
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self.transport.policy
+
+    def run(self) -> requests.Response:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(self.retryable),
+            wait=self.wait,
+            stop=self.stop,
+            sleep=self.policy.sleep,
+            before_sleep=self.before_sleep,
+            retry_error_callback=self.give_up,
+            reraise=True,
+        )
+        try:
+            result: requests.Response = retrying(self.attempt)
+        except _Retry as exc:
+            error = exc.error
+        else:
+            return result
+        raise error from error.__cause__  # outside the handler: the _Retry is not chained as context
+
+    def attempt(self) -> requests.Response:
+        if self.deadline.expired:
+            raise self.deadline.exceeded(self.op, self.last) from self.last
+        return self.transport._attempt(
+            self.method, self.url, self.params, self.body, self.ok, self.deadline, self.refreshed, self.op
+        )
+
+    def retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, _Retry) and (exc.safe or self.retry_unsafe)
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        exc = _outcome_error(state)
+        if isinstance(exc, _Retry) and exc.wait is not None:
+            return exc.wait
+        if isinstance(exc, _Retry) and exc.lock:
+            return min(self.policy.lock_wait_cap, self.policy.backoff(state.attempt_number))
+        return self.policy.backoff(state.attempt_number)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        exc = _outcome_error(state)
+        # A lock (30004) or a 429 only means "busy": wait for it as long as the deadline allows.
+        attempts_left = state.attempt_number < self.policy.max_attempts
+        if isinstance(exc, _Retry) and exc.until_deadline:
+            attempts_left = True
+        return not attempts_left or state.upcoming_sleep >= self.deadline.remaining()
+
+    def give_up(self, state: tenacity.RetryCallState) -> requests.Response:
+        exc = _outcome_error(state)
+        assert isinstance(exc, _Retry)
+        if exc.until_deadline or state.attempt_number < self.policy.max_attempts:
+            raise self.deadline.exceeded(self.op, exc.error) from exc.error
+        raise exc.error from exc.error.__cause__
+
+    def before_sleep(self, state: tenacity.RetryCallState) -> None:
+        self.transport._count_retry()
+        exc = _outcome_error(state)
+        if isinstance(exc, _Retry):
+            self.last = exc.error
+        log.debug(
+            "%s: attempt %d failed (%s); retrying in %.2f s",
+            self.op,
+            state.attempt_number,
+            exc,
+            state.upcoming_sleep,
+        )
+
+
+def _outcome_error(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
 
 
 def _transport_retry(op: str, reason: str, cause: BaseException, redact: Redactor, *, safe: bool) -> _Retry:

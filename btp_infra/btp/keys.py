@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from btp_infra.conventions import TOKEN_URL_SUFFIX
 from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, format_size, loads_json
 
 from .errors import ServiceKeyError
@@ -161,7 +162,7 @@ class CisServiceKey(_Credentials):
 
     @property
     def token_url(self) -> str:
-        return f"{self.uaa.url}/oauth/token"
+        return f"{self.uaa.url}{TOKEN_URL_SUFFIX}"
 
     @property
     def accounts_service_url(self) -> str:
@@ -187,7 +188,7 @@ class ServiceManagerCredentials(_Credentials):
 
     @property
     def token_url(self) -> str:
-        return f"{self.url}/oauth/token"
+        return f"{self.url}{TOKEN_URL_SUFFIX}"
 
 
 class ClientSecretBindingCredentials(_Credentials):
@@ -206,7 +207,7 @@ class ClientSecretBindingCredentials(_Credentials):
 
     @property
     def token_url(self) -> str:
-        return f"{self.url}/oauth/token"
+        return f"{self.url}{TOKEN_URL_SUFFIX}"
 
 
 class X509BindingCredentials(_Credentials):
@@ -226,7 +227,7 @@ class X509BindingCredentials(_Credentials):
 
     @property
     def token_url(self) -> str:
-        return f"{self.certurl}/oauth/token"
+        return f"{self.certurl}{TOKEN_URL_SUFFIX}"
 
 
 BindingCredentials = ClientSecretBindingCredentials | X509BindingCredentials

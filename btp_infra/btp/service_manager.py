@@ -1,4 +1,5 @@
-"""Service Manager v1 client (§B): plan lookup, instances and bindings, async operations.
+"""Service Manager v1 client (§B): plan lookup (waiting for a plan to become visible), instances and
+bindings, async operations.
 
 Creates are idempotent by name: an existing object with the name is adopted, and a POST whose response was
 lost is followed by a lookup before any retry, so it never produces a duplicate.
@@ -12,7 +13,9 @@ from typing import Any, TypeVar
 
 import requests
 
-from ._base import DEFAULT_OPERATION_TIMEOUT, Facade, create_without_duplicates, json_object
+from btp_infra.conventions import DEFAULT_TIMEOUTS
+
+from ._base import Facade, create_without_duplicates, json_object
 from .auth import ClientCredentialsTokenSource, X509TokenSource
 from .errors import BtpError, ConcurrentOperationError, ConflictError, NotFoundError, OperationFailedError
 from .http import Deadline, PollPolicy, RetryPolicy, TokenSource, Transport, poll
@@ -50,6 +53,11 @@ MAX_PAGES = 1000
 LIST_DEADLINE = 300.0
 BINDINGS = "/v1/service_bindings"
 M = TypeVar("M", bound=Entity)
+#: Default ``timeout`` (seconds) of instance and binding operations (stack config ``timeouts``).
+INSTANCE_TIMEOUT = float(DEFAULT_TIMEOUTS["instance"])
+BINDING_TIMEOUT = float(DEFAULT_TIMEOUTS["binding"])
+#: How long a plan may take to become visible in SM after it was entitled (it lags the entitlement).
+PLAN_VISIBILITY_WAIT = 120.0
 
 
 SmCredentials = ServiceManagerCredentials | ClientSecretBindingCredentials | X509BindingCredentials
@@ -138,8 +146,34 @@ class ServiceManagerClient(Facade):
         pages = self._pages("/v1/service_plans", field_query=field_query, label_query=None, deadline=None)
         return [ServicePlan.model_validate(item) for item in pages]
 
-    def find_plan(self, offering: str, plan: str, *, data_center: str | None = None) -> ServicePlan:
-        """The plan of an offering by catalog names (§B.4); :class:`NotFoundError` if not visible."""
+    def find_plan(
+        self, offering: str, plan: str, *, data_center: str | None = None, wait: float | None = None
+    ) -> ServicePlan:
+        """The plan of an offering by catalog names (§B.4); :class:`NotFoundError` if not visible.
+
+        With ``wait`` (seconds), a plan that is not visible yet is looked up again until it is: a plan
+        entitled just now reaches SM some time later. :class:`DeadlineExceededError` when ``wait`` runs out.
+        """
+        if wait is None:
+            return self._find_plan(offering, plan, data_center)
+
+        def lookup() -> ServicePlan | None:
+            try:
+                return self._find_plan(offering, plan, data_center)
+            except NotFoundError:
+                return None
+
+        found = poll(
+            lookup,
+            done=lambda result: result is not None,
+            policy=self.poll_policy,
+            deadline=Deadline(wait),
+            what=f"plan {offering}/{plan} to become visible",
+        )
+        assert found is not None  # `done` accepts nothing else
+        return found
+
+    def _find_plan(self, offering: str, plan: str, data_center: str | None) -> ServicePlan:
         query = f"catalog_name eq {quote(offering)}"
         if data_center is not None:
             query += f" and data_center eq {quote(data_center)}"
@@ -191,7 +225,7 @@ class ServiceManagerClient(Facade):
         plan: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         labels: Labels | None = None,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = INSTANCE_TIMEOUT,
     ) -> ServiceInstance:
         """Create (or adopt, by name) an instance and wait until its operation succeeded.
 
@@ -237,7 +271,7 @@ class ServiceManagerClient(Facade):
         labels_add: Labels | None = None,
         labels_remove: Sequence[str] | Labels | None = None,
         label_ops: Sequence[Mapping[str, Any]] | None = None,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = INSTANCE_TIMEOUT,
     ) -> ServiceInstance:
         """PATCH the instance and wait. Labels: ``labels_add``/``labels_remove`` or raw §B.8 ``label_ops``."""
         patch: dict[str, Any] = {}
@@ -256,7 +290,7 @@ class ServiceManagerClient(Facade):
             timeout,
         )
 
-    def delete_instance(self, instance_id: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT) -> None:
+    def delete_instance(self, instance_id: str, *, timeout: float = INSTANCE_TIMEOUT) -> None:
         """Delete the instance and return when it is gone (404 = gone)."""
         self._delete(INSTANCES, instance_id, Deadline(timeout), f"delete instance {instance_id}")
 
@@ -287,7 +321,7 @@ class ServiceManagerClient(Facade):
         *,
         parameters: Mapping[str, Any] | None = None,
         labels: Labels | None = None,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = BINDING_TIMEOUT,
     ) -> ServiceBinding:
         """Create (or adopt, by name + instance) a binding and wait until it succeeded.
 
@@ -316,7 +350,7 @@ class ServiceManagerClient(Facade):
         labels_add: Labels | None = None,
         labels_remove: Sequence[str] | Labels | None = None,
         label_ops: Sequence[Mapping[str, Any]] | None = None,
-        timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        timeout: float = BINDING_TIMEOUT,
     ) -> ServiceBinding:
         """PATCH a binding's name and labels (the only updatable fields, §B.2) and return it."""
         patch: dict[str, Any] = {} if name is None else {"name": name}
@@ -329,7 +363,7 @@ class ServiceManagerClient(Facade):
             timeout,
         )
 
-    def delete_binding(self, binding_id: str, *, timeout: float = DEFAULT_OPERATION_TIMEOUT) -> None:
+    def delete_binding(self, binding_id: str, *, timeout: float = BINDING_TIMEOUT) -> None:
         """Delete the binding and return when it is gone (404 = gone)."""
         self._delete(BINDINGS, binding_id, Deadline(timeout), f"delete binding {binding_id}")
 

@@ -1,19 +1,27 @@
 """Service Manager v1 data models (§B.3, §B.5) and request helpers (query literals, labels, parameters).
 
+Also owns btp-infra's SM labels (§B.8): the label-key grammar, the labels of a tenant's objects, the label
+queries that find them, and the PATCH operations that turn one set of labels into another.
+
 Validation errors never show their input (``hide_input_in_errors``): a binding's ``credentials`` that are not
 an object (a string, a list) would otherwise be printed in the error.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Secret
+
+from btp_infra.conventions import PROJECT, SM_MANAGED_BY_LABEL, SM_TENANT_LABEL
 
 from .keys import BindingCredentials, parse_binding_credentials
 
 __all__ = [
+    "MANAGED_QUERY",
+    "SM_LABEL_KEY",
     "AnyEntity",
     "CredentialType",
     "Entity",
@@ -24,16 +32,39 @@ __all__ = [
     "ServiceOffering",
     "ServicePlan",
     "binding_parameters",
+    "is_tenants",
+    "label_changes",
     "label_ops",
+    "managed_labels",
     "quote",
+    "tenant_labels",
+    "tenant_query",
 ]
 
 Labels = Mapping[str, Sequence[str]]
 
 
+SM_LABEL_KEY: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
+"""An SM label key (§B.8); use with ``fullmatch``."""
+
+
 def quote(value: str) -> str:
     """A ``fieldQuery``/``labelQuery`` string literal (§B.6): single quotes, ``'`` doubled."""
     return "'" + value.replace("'", "''") + "'"
+
+
+MANAGED_QUERY: Final = f"{SM_MANAGED_BY_LABEL} eq {quote(PROJECT)}"
+"""The ``labelQuery`` of every SM instance and binding btp-infra created (all tenants)."""
+
+
+def tenant_labels(tenant: str) -> dict[str, list[str]]:
+    """The labels btp-infra puts on a tenant's (namespace's) SM instance and binding."""
+    return {SM_MANAGED_BY_LABEL: [PROJECT], SM_TENANT_LABEL: [tenant]}
+
+
+def tenant_query(tenant: str) -> str:
+    """The SM label query for btp-infra's objects of one tenant (namespace)."""
+    return f"{MANAGED_QUERY} and {SM_TENANT_LABEL} eq {quote(tenant)}"
 
 
 class _Model(BaseModel):
@@ -122,6 +153,7 @@ class ServiceBinding(Entity):
 
 
 CredentialType = Literal["client-secret", "x509"]
+"""``conventions.CREDENTIAL_TYPES`` as a type (a ``Literal`` cannot be built from the tuple)."""
 
 
 def binding_parameters(
@@ -145,6 +177,35 @@ def binding_parameters(
 
 class AnyEntity(Entity):
     """Any SM object, when only its id and last operation matter."""
+
+
+def is_tenants(entity: Entity, tenant: str | None) -> bool:
+    """True for an SM object btp-infra labelled as ``tenant``'s."""
+    if not tenant:
+        return False
+    return all(entity.labels.get(key) == values for key, values in tenant_labels(tenant).items())
+
+
+def label_changes(old: Labels | None, new: Labels | None) -> list[dict[str, Any]]:
+    """SM PATCH label operations turning ``old`` into ``new`` (§B.8)."""
+    old, new = old or {}, new or {}
+    ops: list[dict[str, Any]] = []
+    for key in sorted(set(old) | set(new)):
+        before, after = set(old.get(key, [])), set(new.get(key, []))
+        if not after:
+            if before:
+                ops.append({"op": "remove", "key": key})
+            continue
+        if after - before:
+            ops.append({"op": "add", "key": key, "values": sorted(after - before)})
+        if before - after:
+            ops.append({"op": "remove", "key": key, "values": sorted(before - after)})
+    return ops
+
+
+def managed_labels(live: Labels, declared: Labels | None) -> dict[str, list[str]]:
+    """The live labels restricted to the keys we declare (labels others add are not drift)."""
+    return {k: sorted(v) for k, v in live.items() if k in (declared or {})}
 
 
 def label_ops(

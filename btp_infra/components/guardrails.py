@@ -1,6 +1,6 @@
 """Kubernetes guardrails for a tenant namespace: quota, limit range, network policies, Istio mTLS.
 
-Plain builders, called by ``TenantNamespace`` with its child options.
+Plain builders, called by ``TenantNamespace`` with its child options and :class:`GuardrailArgs`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from btp_infra.config import TenantConfig
+from btp_infra.components.args import GuardrailArgs
 
 QUOTA_NAME = "tenant-quota"
 LIMIT_RANGE_NAME = "tenant-limits"
@@ -82,41 +82,41 @@ def _spec(value: dict[str, Any]) -> Any:
 
 
 def build_guardrails(
-    prefix: str, namespace: pulumi.Input[str], config: TenantConfig, opts: pulumi.ResourceOptions
+    prefix: str, namespace: pulumi.Input[str], args: GuardrailArgs, opts: pulumi.ResourceOptions
 ) -> list[pulumi.Resource]:
     """Create the configured guardrails in ``namespace``; returns the resources created."""
     created: list[pulumi.Resource] = []
-    labels = {"app.kubernetes.io/managed-by": "btp-infra", "btp-infra.io/tenant": config.namespace}
+    labels = dict(args.labels)
 
     def meta(name: str) -> Any:
         return {"name": name, "namespace": namespace, "labels": labels}
 
-    if config.quota:
+    if args.quota is not None:
         created.append(
             k8s.core.v1.ResourceQuota(
                 f"{prefix}-quota",
                 metadata=meta(QUOTA_NAME),
-                spec=_spec({"hard": config.quota.hard()}),
+                spec=_spec({"hard": dict(args.quota)}),
                 opts=opts,
             )
         )
-    if config.limit_range:
+    if args.container_limits is not None:
         created.append(
             k8s.core.v1.LimitRange(
                 f"{prefix}-limits",
                 metadata=meta(LIMIT_RANGE_NAME),
-                spec=_spec({"limits": [config.limit_range.container_limits()]}),
+                spec=_spec({"limits": [dict(args.container_limits)]}),
                 opts=opts,
             )
         )
-    if config.network_policy == "default-deny":
+    if args.network_policy == "default-deny":
         for name, spec in network_policy_specs().items():
             created.append(
                 k8s.networking.v1.NetworkPolicy(
                     f"{prefix}-netpol-{name}", metadata=meta(name), spec=spec, opts=opts
                 )
             )
-    if config.mtls:
+    if args.mtls:
         created.append(
             k8s.apiextensions.CustomResource(
                 f"{prefix}-peer-authentication",

@@ -10,7 +10,7 @@ Inputs are what a policy sees: resource properties as mappings with camelCase wi
   is unknown during preview raises ``pulumi_policy``'s ``UnknownValueError``. These functions never catch it,
   so the SDK reports its advisory "can't run policy ... during preview" instead of a wrong verdict;
 - secret-wrapped: a ``pulumi_policy.Secret`` or the wire envelope ``{"4dabf1...": "1b4706...", "value": v}``
-  (what :class:`~btp_infra.rendering.RenderedResource` inputs hold). Values are unwrapped on access.
+  (what :class:`~btp_infra.offline.graph.RenderedResource` inputs hold). Values are unwrapped on access.
 
 Every function returns violation messages: what is wrong, on which resource, and how to fix it. Messages name
 keys, never the values of the operator Secret (not even its URLs).
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +28,31 @@ from urllib.parse import urlsplit
 
 from pulumi_policy import Secret
 
-from btp_infra import names as shared
 from btp_infra.catalog import OPERATOR_ACCESS
+from btp_infra.conventions import (
+    DEFAULT_MANAGEMENT_NAMESPACE,
+    GUID_RE,
+    RESERVED_NAMESPACE_PREFIX,
+    SECRET_SIG_KEY,
+    SECRET_SIG_VALUE,
+)
+
+# Re-exported: the policies, the plan and the tests read these as ``rules.<NAME>``.
+from btp_infra.conventions import LABEL_ISTIO_INJECTION as LABEL_ISTIO_INJECTION
+from btp_infra.conventions import LABEL_MANAGED_BY as LABEL_MANAGED_BY
+from btp_infra.conventions import LABEL_SUBACCOUNT as LABEL_SUBACCOUNT
+from btp_infra.conventions import LABEL_TENANT as LABEL_TENANT
+from btp_infra.conventions import MANAGED_BY_VALUE as MANAGED_BY_VALUE
+from btp_infra.conventions import SYSTEM_NAMESPACES as SYSTEM_NAMESPACES
+from btp_infra.conventions import TYPE_ENTITLEMENT as TYPE_ENTITLEMENT
+from btp_infra.conventions import TYPE_LIMIT_RANGE as TYPE_LIMIT_RANGE
+from btp_infra.conventions import TYPE_NAMESPACE as TYPE_NAMESPACE
+from btp_infra.conventions import TYPE_RESOURCE_QUOTA as TYPE_RESOURCE_QUOTA
+from btp_infra.conventions import TYPE_SECRET as TYPE_SECRET
+from btp_infra.conventions import TYPE_SERVICE_BINDING as TYPE_SERVICE_BINDING
+from btp_infra.conventions import TYPE_SERVICE_INSTANCE as TYPE_SERVICE_INSTANCE
+from btp_infra.conventions import TYPE_SM_ACCESS as TYPE_SM_ACCESS
+from btp_infra.conventions import TYPE_SUBACCOUNT as TYPE_SUBACCOUNT
 from btp_infra.operator_secret import (
     LABEL_MANAGED_BY_OPERATOR,
     REQUIRED_KEYS,
@@ -40,38 +62,15 @@ from btp_infra.operator_secret import (
     secret_name,
 )
 
-# Resource types (docs/architecture.md, "Dynamic resources" and "Kubernetes resources").
-TYPE_NAMESPACE = "kubernetes:core/v1:Namespace"
-TYPE_SECRET = "kubernetes:core/v1:Secret"
-TYPE_RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
-TYPE_LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
-TYPE_SUBACCOUNT = "pulumi-python:dynamic/btp:SubaccountCheck"
-TYPE_ENTITLEMENT = "pulumi-python:dynamic/btp:SubaccountEntitlement"
-TYPE_SM_ACCESS = "pulumi-python:dynamic/btp:ServiceManagerAccess"
-TYPE_SERVICE_INSTANCE = "pulumi-python:dynamic/btp:ServiceInstance"
-TYPE_SERVICE_BINDING = "pulumi-python:dynamic/btp:ServiceBinding"
-
-# Labels btp-infra puts on every tenant namespace (one definition: btp_infra/names.py).
-LABEL_ISTIO_INJECTION = shared.LABEL_ISTIO_INJECTION
-LABEL_TENANT = shared.LABEL_TENANT
-LABEL_SUBACCOUNT = shared.LABEL_SUBACCOUNT
-LABEL_MANAGED_BY = shared.LABEL_MANAGED_BY
-MANAGED_BY_VALUE = shared.MANAGED_BY_VALUE
-
 #: Where the SAP BTP service operator looks for ``<ns>-sap-btp-service-operator`` on Kyma (btp-api.md §A.1).
-DEFAULT_MANAGEMENT_NAMESPACES: tuple[str, ...] = (shared.DEFAULT_MANAGEMENT_NAMESPACE,)
+DEFAULT_MANAGEMENT_NAMESPACES: tuple[str, ...] = (DEFAULT_MANAGEMENT_NAMESPACE,)
 PLACEMENTS: tuple[str, ...] = ("namespace", "management")
 
-#: Namespaces owned by Kubernetes, Kyma or Istio (the config model refuses the same). Any ``kube-*`` too.
-SYSTEM_NAMESPACES: frozenset[str] = shared.SYSTEM_NAMESPACES
-RESERVED_PREFIX = shared.RESERVED_PREFIX
+#: The prefix Kubernetes reserves (:data:`btp_infra.conventions.RESERVED_NAMESPACE_PREFIX`).
+RESERVED_PREFIX = RESERVED_NAMESPACE_PREFIX
 
 #: Hosts for which plain http is accepted (the local sandbox; the same rule as for cis service keys).
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -84,10 +83,21 @@ def plain(value: Any) -> Any:
     while True:
         if isinstance(value, Secret):
             value = value.value
-        elif isinstance(value, Mapping) and _SIG_KEY in value and value[_SIG_KEY] == _SECRET_SIG:
+        elif (
+            isinstance(value, Mapping)
+            and SECRET_SIG_KEY in value
+            and value[SECRET_SIG_KEY] == SECRET_SIG_VALUE
+        ):
             value = value["value"]
         else:
             return value
+
+
+def _is_secret_envelope(value: Any) -> bool:
+    """Whether ``value`` is the wire form of a secret: ``{SECRET_SIG_KEY: SECRET_SIG_VALUE, "value": v}``."""
+    return (
+        isinstance(value, Mapping) and SECRET_SIG_KEY in value and value[SECRET_SIG_KEY] == SECRET_SIG_VALUE
+    )
 
 
 def get(props: Any, *path: str) -> Any:
@@ -163,7 +173,7 @@ def check_namespace_labels(name: str, props: Any, *, required_labels: Iterable[s
             f"{LABEL_TENANT}: {ns} (btp-infra sets it; do not override it in the namespace labels)."
         )
     subaccount = label(props, LABEL_SUBACCOUNT)
-    if subaccount is None or not _GUID.match(subaccount):
+    if subaccount is None or not GUID_RE.fullmatch(subaccount):
         found = "is missing" if subaccount is None else f"is {subaccount!r}, not a subaccount GUID"
         problems.append(
             f"{where}: label {LABEL_SUBACCOUNT} {found}; it records which BTP subaccount the namespace is "
@@ -274,82 +284,120 @@ def check_operator_secret(
     allowed_placements: Iterable[str] = PLACEMENTS,
 ) -> list[str]:
     """The operator Secret: name for its placement, labels, keys of its credential type, token URL, https."""
-    management = tuple(management_namespaces)
-    placements = tuple(allowed_placements)
     secret = get_str(props, "metadata", "name") or name
     ns = get_str(props, "metadata", "namespace")
     tenant = label(props, LABEL_TENANT)
     where = f"Secret '{ns or '?'}/{secret}'"
-    problems: list[str] = []
+    placements = tuple(allowed_placements)
+    problems = _secret_placement_problems(where, secret, ns, tenant, tuple(management_namespaces), placements)
+    problems += _secret_label_problems(where, props, tenant)
+    entries, decode_problems = secret_entries(props)
+    problems += [f"{where}: {p}. Fix: write the key as text under stringData." for p in decode_problems]
+    problems += _secret_key_problems(where, entries)
+    problems += _secret_url_problems(where, entries)
+    return problems
 
-    # Placement and name (the operator finds the Secret by name only).
+
+def _secret_placement_problems(
+    where: str,
+    secret: str,
+    ns: str | None,
+    tenant: str | None,
+    management: tuple[str, ...],
+    placements: tuple[str, ...],
+) -> list[str]:
+    """Placement and name: the operator looks its Secret up by name, in the tenant or management namespace."""
     if ns is None:
-        problems.append(
+        return [
             f"{where}: metadata.namespace is not set, so the Secret lands in the provider's default "
             "namespace where the operator never looks. Fix: place it in the tenant namespace or the "
             "management namespace (btp-infra:secretPlacement)."
-        )
-    elif ns in management:
-        owner = tenant or (
-            secret[: -len(SECRET_BASE_NAME) - 1] if secret.endswith(f"-{SECRET_BASE_NAME}") else ""
-        )
-        if secret == SECRET_BASE_NAME:
-            problems.append(
-                f"{where} is the cluster-wide default credentials Secret, owned and rewritten by Kyma's "
-                "btp-manager; a tenant must never replace it. Fix: name the tenant's Secret "
-                f"'<namespace>-{SECRET_BASE_NAME}' in {ns}."
-            )
-        elif owner and secret != secret_name(owner, "management"):
-            problems.append(
-                f"{where}: in the management namespace the operator looks for "
-                f"'{secret_name(owner, 'management')}' (prefix, not suffix), so this Secret is never used "
-                "and the tenant silently falls back to the cluster's own subaccount. Fix: rename it to "
-                f"'{secret_name(owner, 'management')}'."
-            )
-        if "management" not in placements:
-            problems.append(
-                f"{where}: placement 'management' is not allowed by the policy configuration "
-                f"(allowedPlacements: {', '.join(placements)}). Fix: set btp-infra:secretPlacement "
-                "accordingly."
-            )
-    elif tenant is not None and ns == tenant:
-        if secret != secret_name(tenant, "namespace"):
-            problems.append(
-                f"{where}: inside the tenant namespace the operator looks for '{SECRET_BASE_NAME}' only, so "
-                "this Secret is never used and the tenant silently falls back to the cluster's own "
-                f"subaccount. Fix: rename it to '{SECRET_BASE_NAME}'."
-            )
-        if "namespace" not in placements:
-            problems.append(
-                f"{where}: placement 'namespace' is not allowed by the policy configuration "
-                f"(allowedPlacements: {', '.join(placements)}); Kyma documents the management namespace "
-                "variant. Fix: set btp-infra:secretPlacement: management."
-            )
-    else:
-        problems.append(
-            f"{where}: namespace '{ns}' is neither the tenant namespace "
-            f"({tenant or 'unknown: no tenant label'}) nor a management namespace "
-            f"({', '.join(management) or 'none configured'}); the operator never looks there. Fix: use "
-            "btp-infra:secretPlacement namespace or management, or add the namespace to the policy's "
-            "managementNamespaces if the operator's MANAGEMENT_NAMESPACE was moved."
-        )
+        ]
+    if ns in management:
+        return _management_placement_problems(where, secret, ns, tenant, placements)
+    if tenant is not None and ns == tenant:
+        return _namespace_placement_problems(where, secret, tenant, placements)
+    return [
+        f"{where}: namespace '{ns}' is neither the tenant namespace "
+        f"({tenant or 'unknown: no tenant label'}) nor a management namespace "
+        f"({', '.join(management) or 'none configured'}); the operator never looks there. Fix: use "
+        "btp-infra:secretPlacement namespace or management, or add the namespace to the policy's "
+        "managementNamespaces if the operator's MANAGEMENT_NAMESPACE was moved."
+    ]
 
-    # Labels.
-    for key, value in {**SECRET_LABELS, LABEL_TENANT: tenant or ""}.items():
-        found = label(props, key)
+
+def _management_placement_problems(
+    where: str, secret: str, ns: str, tenant: str | None, placements: tuple[str, ...]
+) -> list[str]:
+    """A Secret in a management namespace: ``<tenant>-sap-btp-service-operator``, never the cluster's own."""
+    problems: list[str] = []
+    owner = tenant or (
+        secret[: -len(SECRET_BASE_NAME) - 1] if secret.endswith(f"-{SECRET_BASE_NAME}") else ""
+    )
+    if secret == SECRET_BASE_NAME:
+        problems.append(
+            f"{where} is the cluster-wide default credentials Secret, owned and rewritten by Kyma's "
+            "btp-manager; a tenant must never replace it. Fix: name the tenant's Secret "
+            f"'<namespace>-{SECRET_BASE_NAME}' in {ns}."
+        )
+    elif owner and secret != secret_name(owner, "management"):
+        problems.append(
+            f"{where}: in the management namespace the operator looks for "
+            f"'{secret_name(owner, 'management')}' (prefix, not suffix), so this Secret is never used "
+            "and the tenant silently falls back to the cluster's own subaccount. Fix: rename it to "
+            f"'{secret_name(owner, 'management')}'."
+        )
+    if "management" not in placements:
+        problems.append(
+            f"{where}: placement 'management' is not allowed by the policy configuration "
+            f"(allowedPlacements: {', '.join(placements)}). Fix: set btp-infra:secretPlacement "
+            "accordingly."
+        )
+    return problems
+
+
+def _namespace_placement_problems(
+    where: str, secret: str, tenant: str, placements: tuple[str, ...]
+) -> list[str]:
+    """A Secret in the tenant namespace: named ``sap-btp-service-operator``."""
+    problems: list[str] = []
+    if secret != secret_name(tenant, "namespace"):
+        problems.append(
+            f"{where}: inside the tenant namespace the operator looks for '{SECRET_BASE_NAME}' only, so "
+            "this Secret is never used and the tenant silently falls back to the cluster's own "
+            f"subaccount. Fix: rename it to '{SECRET_BASE_NAME}'."
+        )
+    if "namespace" not in placements:
+        problems.append(
+            f"{where}: placement 'namespace' is not allowed by the policy configuration "
+            f"(allowedPlacements: {', '.join(placements)}); Kyma documents the management namespace "
+            "variant. Fix: set btp-infra:secretPlacement: management."
+        )
+    return problems
+
+
+def _secret_label_problems(where: str, props: Any, tenant: str | None) -> list[str]:
+    """The operator's labels with their values, and a non-empty tenant label."""
+    problems: list[str] = []
+    for key, value in SECRET_LABELS.items():
         if key == LABEL_TENANT:
-            if found is None or not found.strip():
-                problems.append(
-                    f"{where}: label {LABEL_TENANT} is missing; it ties the Secret to its tenant namespace. "
-                    f"Fix: label it {LABEL_TENANT}: <namespace>."
-                )
-        elif found != value:
+            continue  # checked below: any non-empty value (the namespace is checked by placement)
+        found = label(props, key)
+        if found != value:
             state = "is missing" if found is None else f"is {found!r}"
             problems.append(f"{where}: label {key} {state}. Fix: label it {key}: {value!r}.")
+    if tenant is None or not tenant.strip():
+        problems.append(
+            f"{where}: label {LABEL_TENANT} is missing; it ties the Secret to its tenant namespace. "
+            f"Fix: label it {LABEL_TENANT}: <namespace>."
+        )
+    return problems
 
-    # Keys for the credential type (btp-api.md §A.2).
-    entries, decode_problems = secret_entries(props)
-    problems.extend(f"{where}: {p}. Fix: write the key as text under stringData." for p in decode_problems)
+
+def _secret_key_problems(where: str, entries: Mapping[str, str | None]) -> list[str]:
+    """The keys of one credential type, complete (btp-api.md §A.2), and the token URL split as the operator
+    joins it (``tokenurl + tokenurlsuffix``)."""
+    problems: list[str] = []
     keys = {k for k, v in entries.items() if v is not None and v.strip()}
     if "clientsecret" in keys and {"tls.crt", "tls.key"} & keys:
         problems.append(
@@ -378,19 +426,26 @@ def check_operator_secret(
             f"verbatim and would call .../oauth/token{TOKEN_URL_SUFFIX}. Fix: set tokenurl to the bare auth "
             "URL (the binding's url, or certurl for x509)."
         )
+    return problems
+
+
+def _secret_url_problems(where: str, entries: Mapping[str, str | None]) -> list[str]:
+    """``sm_url`` and ``tokenurl`` over https (plain http only to the loopback address: the sandbox)."""
+    problems: list[str] = []
     for key in ("sm_url", "tokenurl"):
         url = entries.get(key)
-        if url:
-            parts = urlsplit(url.strip())
-            if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-                continue  # never leaves the machine: the local sandbox (btp-infra sandbox serve)
-            if parts.scheme != "https" or not parts.hostname:
-                scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-                problems.append(
-                    f"{where}: {key} is not an https URL ({scheme}); credentials must only travel over TLS "
-                    "(plain http only to the loopback address). "
-                    f"Fix: use the https URL from the binding for {key}."
-                )
+        if not url:
+            continue
+        parts = urlsplit(url.strip())
+        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+            continue  # never leaves the machine: the local sandbox (btp-infra sandbox serve)
+        if parts.scheme != "https" or not parts.hostname:
+            scheme = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+            problems.append(
+                f"{where}: {key} is not an https URL ({scheme}); credentials must only travel over TLS "
+                "(plain http only to the loopback address). "
+                f"Fix: use the https URL from the binding for {key}."
+            )
     return problems
 
 

@@ -15,8 +15,10 @@ secret reaches refresh and destroy only after an ``up``; to refresh or destroy w
 that, provide it through the environment (or key file), which comes first.
 
 Inputs that only tune behaviour (:data:`BEHAVIOUR_KEYS`: timeouts, ``takeOwnership``, ``tenant``) never
-replace: a change of one is an update that calls no API, so that it reaches state (delete sees the stored
-outputs).
+replace: a change of one is an update that calls no API, so that it reaches state (delete sees only the
+state's *outputs*, the engine's ``DeleteRequest.properties``, so a later destroy honours the new value only
+once it is written). Each resource declares its inputs and outputs once, as a
+:class:`~btp_infra.providers.spec.ResourceSpec`.
 
 Gone is gone: once a subaccount no longer exists, everything that lived in it is reported gone by ``read``
 and treated as deleted by ``delete`` (:class:`SubaccountGoneError`). A subaccount that exists but lost its
@@ -29,15 +31,12 @@ diagnostics.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
+from pulumi.dynamic import CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
@@ -45,153 +44,41 @@ from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGo
 from btp_infra.btp.http import PollPolicy, RetryPolicy
 from btp_infra.btp.keys import ServiceManagerCredentials
 from btp_infra.btp.service_manager import ServiceManagerClient
+from btp_infra.conventions import (
+    BEHAVIOUR_KEYS,
+    CONFIG_CIS_KEY,
+    CONFIG_KEYRING_PROFILE,
+    DEFAULT_TIMEOUTS,
+    TEMPORARY_ACCESS_TIMEOUT,
+)
 from btp_infra.credentials import resolve_cis_service_key
+from btp_infra.providers.spec import ResourceSpec, check_result, contains_unknowns, diff_inputs, is_unknown
 
-PROVIDER_KEY = "__provider"
-CONFIG_CIS_KEY = "btp-infra:cisServiceKey"
-CONFIG_KEYRING_PROFILE = "btp-infra:keyringProfile"
-SM_LABEL_KEY = re.compile(r"[A-Za-z0-9._-]{1,100}")
-#: How long a borrowed (temporary) admin access may take to appear and to go again.
-TEMPORARY_ACCESS_TIMEOUT = 300.0
+__all__ = [
+    "BEHAVIOUR_KEYS",
+    "SM_ASYNC",
+    "BtpProvider",
+    "check_result",
+    "contains_unknowns",
+    "diff_inputs",
+    "is_unknown",
+    "log",
+]
+
 #: SM's ``async`` query parameter on mutations: synchronous (benchmarks/RESULTS.md, API economy).
 SM_ASYNC = False
 log = logging.getLogger("btp_infra.providers")
 
 
-def is_unknown(value: Any) -> bool:
-    """True for a value the engine does not know yet (preview).
-
-    The engine sends an unknown as the sentinel string :data:`pulumi.runtime.rpc.UNKNOWN`; the dynamic
-    provider server deserializes ``Check`` and ``Diff`` requests with ``keep_unknowns=True``
-    (``pulumi/dynamic/__main__.py``), so there it arrives as a :class:`pulumi.output.Unknown` object. Both
-    forms are unknown. Only the value itself is tested: see :func:`contains_unknowns` for nested ones.
-    """
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
-
-
-def contains_unknowns(value: Any) -> bool:
-    """True when ``value`` is unknown or holds an unknown at any depth (lists, mappings)."""
-    if is_unknown(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknowns(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_unknowns(v) for v in value)
-    return False
-
-
-def diff_inputs(
-    olds: Mapping[str, Any],
-    news: Mapping[str, Any],
-    *,
-    keys: Sequence[str],
-    replace_keys: Sequence[str],
-    delete_before_replace: bool = False,
-) -> DiffResult:
-    """Compare the declared inputs only (never computed outputs or ``__provider``).
-
-    A new value that is (or holds) an unknown counts as changed: it may differ once known. Keys in
-    ``replace_keys`` force replacement.
-    """
-    changed = [k for k in keys if contains_unknowns(news.get(k)) or olds.get(k) != news.get(k)]
-    replaces = [k for k in changed if k in replace_keys]
-    return DiffResult(
-        changes=bool(changed),
-        replaces=replaces,
-        delete_before_replace=delete_before_replace and bool(replaces),
-    )
-
-
-#: Inputs that only tune how a provider behaves (how long it waits, what delete keeps), never what exists.
-#: A change of one is an update that calls no API and never replaces; it must still be an update, not
-#: "no change": delete sees only the state's *outputs* (the engine's ``DeleteRequest.properties``), so the
-#: new value has to be written to state for a later destroy to honour it.
-BEHAVIOUR_KEYS = ("timeoutSeconds", "takeOwnership", "tenant")
-
-
-def behaviour_only(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Sequence[str]) -> bool:
-    """True when of ``keys`` only :data:`BEHAVIOUR_KEYS` differ between ``olds`` and ``news``."""
-    return all(olds.get(k) == news.get(k) for k in keys if k not in BEHAVIOUR_KEYS)
-
-
-def inputs_of(props: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    """The declared inputs of a resource out of its full state."""
-    return {k: props.get(k) for k in keys}
-
-
-def require_str(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
-    """Record a failure unless ``news[key]`` is a non-empty string (unknown values pass)."""
-    value = news.get(key)
-    if is_unknown(value):
-        return
-    if not isinstance(value, str) or not value.strip():
-        failures.append(CheckFailure(key, f"{key} must be a non-empty string, got {value!r}"))
-
-
-def require_timeout(news: Mapping[str, Any], failures: list[CheckFailure]) -> None:
-    """``timeoutSeconds`` is optional; when set it must be a positive number."""
-    value = news.get("timeoutSeconds")
-    if value is None or is_unknown(value):
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        failures.append(CheckFailure("timeoutSeconds", f"timeoutSeconds must be > 0 seconds, got {value!r}"))
-
-
-def require_bool(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
-    """``news[key]`` is optional; when set it must be true or false."""
-    value = news.get(key)
-    if value is not None and not is_unknown(value) and not isinstance(value, bool):
-        failures.append(CheckFailure(key, f"{key} must be true or false, got {value!r}"))
-
-
-def require_mapping(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
-    """``news[key]`` is optional; when set it must be a mapping (e.g. SM ``parameters``)."""
-    value = news.get(key)
-    if value is None or is_unknown(value):
-        return
-    if not isinstance(value, Mapping):
-        failures.append(CheckFailure(key, f"{key} must be an object, got {type(value).__name__}"))
-
-
-def require_labels(news: Mapping[str, Any], failures: list[CheckFailure]) -> None:
-    """SM labels (btp-api.md §B.8): key ``[A-Za-z0-9._-]`` → non-empty list of unique non-empty strings."""
-    labels = news.get("labels")
-    if labels is None or is_unknown(labels):
-        return
-    if not isinstance(labels, Mapping):
-        failures.append(CheckFailure("labels", f"labels must be an object, got {type(labels).__name__}"))
-        return
-    for key, values in labels.items():
-        if not isinstance(key, str) or not SM_LABEL_KEY.fullmatch(key):
-            failures.append(
-                CheckFailure("labels", f"label key {key!r} must be 1-100 characters of [A-Za-z0-9._-]")
-            )
-        if contains_unknowns(values):
-            continue
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(v, str) and 0 < len(v) <= 255 for v in values)
-            or len(set(values)) != len(values)
-        ):
-            failures.append(
-                CheckFailure(
-                    "labels",
-                    f"label {key!r} needs a non-empty list of unique, non-empty strings (≤ 255 characters)",
-                )
-            )
-
-
-def check_result(news: Mapping[str, Any], failures: list[CheckFailure]) -> CheckResult:
-    """Pass the inputs through (minus ``__provider``, which the server re-adds), unknowns unchanged: the
-    server serializes an :class:`~pulumi.output.Unknown` back to the engine's sentinel."""
-    return CheckResult({k: v for k, v in news.items() if k != PROVIDER_KEY}, failures)
-
-
 class BtpProvider(ResourceProvider):
     """Base of the btp-infra providers: per-call credentials and clients, nothing pickled."""
 
-    default_timeout: float = 600.0
+    #: The resource's declared inputs and outputs; ``check`` and ``diff`` follow it unless overridden.
+    spec: ClassVar[ResourceSpec]
+
+    #: Seconds an operation may take when the state has no ``timeoutSeconds``; each provider that waits
+    #: sets its own entry of :data:`~btp_infra.conventions.DEFAULT_TIMEOUTS`.
+    default_timeout: ClassVar[float] = float(DEFAULT_TIMEOUTS["adminAccess"])
     #: Retry and poll policies of the clients (``None``: the clients' defaults). Class attributes, so never
     #: pickled; tests shorten them.
     retry_policy: ClassVar[RetryPolicy | None] = None
@@ -214,6 +101,14 @@ class BtpProvider(ResourceProvider):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._init_runtime()
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The declared input checks (:meth:`ResourceSpec.check`)."""
+        return self.spec.check(news)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """The declared inputs compared, replace keys replacing (:meth:`ResourceSpec.diff`)."""
+        return self.spec.diff(olds, news)
 
     def configure(self, req: ConfigureRequest) -> None:
         """Capture the stack's cis key secret and keyring profile (decrypted by the engine)."""

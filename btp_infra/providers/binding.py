@@ -8,72 +8,80 @@ type, so switching type creates the new binding before the old one is deleted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
+from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from btp_infra.btp import sm_models
+from btp_infra.btp.sm_models import binding_parameters, label_changes, managed_labels
+from btp_infra.conventions import CREDENTIAL_TYPES, DEFAULT_CREDENTIAL_TYPE, DEFAULT_TIMEOUTS
+from btp_infra.providers.base import BtpProvider, is_unknown
+from btp_infra.providers.instance import read_or_keep
+from btp_infra.providers.spec import (
+    ResourceSpec,
+    optional_mapping,
+    optional_timeout,
+    required_str,
+    sm_labels,
 )
 
-from btp_infra.btp.sm_models import binding_parameters
-from btp_infra.providers.base import (
-    BtpProvider,
-    check_result,
-    diff_inputs,
-    inputs_of,
-    is_unknown,
-    require_labels,
-    require_mapping,
-    require_str,
-    require_timeout,
-)
-from btp_infra.providers.instance import label_changes, managed_labels, read_or_keep
 
-INPUTS = (
-    "subaccountId",
-    "serviceInstanceId",
-    "name",
-    "credentialType",
-    "parameters",
-    "labels",
-    "timeoutSeconds",
+def credential_type(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """One of :data:`~btp_infra.conventions.CREDENTIAL_TYPES` (required)."""
+    value = news.get(key)
+    if not is_unknown(value) and value not in CREDENTIAL_TYPES:
+        failures.append(CheckFailure(key, f"{key} must be one of {CREDENTIAL_TYPES}, got {value!r}"))
+
+
+class ServiceBindingInputs(TypedDict):
+    """The inputs, by their names in state."""
+
+    subaccountId: pulumi.Input[str]
+    serviceInstanceId: pulumi.Input[str]
+    name: str
+    credentialType: str
+    parameters: dict[str, Any]
+    labels: dict[str, list[str]]
+    timeoutSeconds: float | None
+
+
+class ServiceBindingOutputs(TypedDict):
+    """The computed outputs (``None`` until created)."""
+
+    bindingId: str | None
+    credentials: dict[str, Any] | None
+
+
+SPEC = ResourceSpec.of(
+    ServiceBindingInputs,
+    ServiceBindingOutputs,
+    # Only the labels (and the behaviour-only timeout) change in place; everything else makes a new binding.
+    replace_on=("subaccountId", "serviceInstanceId", "name", "credentialType", "parameters"),
+    checks={
+        "subaccountId": required_str,
+        "serviceInstanceId": required_str,
+        "name": required_str,
+        "credentialType": credential_type,
+        "parameters": optional_mapping,
+        "labels": sm_labels,
+        "timeoutSeconds": optional_timeout,
+    },
+    secret_outputs=("credentials",),
 )
-REPLACE_ON = ("subaccountId", "serviceInstanceId", "name", "credentialType", "parameters")
-CREDENTIAL_TYPES = ("client-secret", "x509")
 
 
 class ServiceBindingProvider(BtpProvider):
     """Creates, adopts and deletes an SM service binding; only labels update in place."""
 
-    default_timeout = 600.0
-
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
-        for key in ("subaccountId", "serviceInstanceId", "name"):
-            require_str(news, key, failures)
-        ctype = news.get("credentialType")
-        if not is_unknown(ctype) and ctype not in CREDENTIAL_TYPES:
-            failures.append(
-                CheckFailure(
-                    "credentialType", f"credentialType must be one of {CREDENTIAL_TYPES}, got {ctype!r}"
-                )
-            )
-        require_mapping(news, "parameters", failures)
-        require_labels(news, failures)
-        require_timeout(news, failures)
-        return check_result(news, failures)
+    spec = SPEC
+    default_timeout = float(DEFAULT_TIMEOUTS["binding"])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Same name → the old binding must go first, or the by-name adoption would pick it up again.
         # An unknown name may be the same one.
         same_name = is_unknown(news.get("name")) or olds.get("name") == news.get("name")
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_name)
+        return SPEC.diff(olds, news, delete_before_replace=same_name)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         sm = self.service_manager(props["subaccountId"])
@@ -84,10 +92,10 @@ class ServiceBindingProvider(BtpProvider):
             labels=props.get("labels") or None,
             timeout=self.timeout_of(props),
         )
-        return CreateResult(binding.id, {**inputs_of(props, INPUTS), **_outputs(binding)})
+        return CreateResult(binding.id, {**SPEC.inputs_of(props), **_outputs(binding)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        outs = {**olds, **inputs_of(news, INPUTS)}
+        outs = {**olds, **SPEC.inputs_of(news)}
         ops = label_changes(olds.get("labels"), news.get("labels"))
         if not ops:  # only behaviour changed (e.g. the timeout): recorded, nothing to call
             return UpdateResult(outs)
@@ -111,7 +119,7 @@ class ServiceBindingProvider(BtpProvider):
                 sm.delete_binding(id_, timeout=self.timeout_of(props))
 
 
-def _outputs(binding: Any) -> dict[str, Any]:
+def _outputs(binding: sm_models.ServiceBinding) -> ServiceBindingOutputs:
     return {"bindingId": binding.id, "credentials": dict(binding.credentials.get_secret_value())}
 
 
@@ -129,13 +137,13 @@ class ServiceBinding(Resource, module="btp", name="ServiceBinding"):
         subaccount_id: pulumi.Input[str],
         service_instance_id: pulumi.Input[str],
         binding_name: str,
-        credential_type: str = "client-secret",
+        credential_type: str = DEFAULT_CREDENTIAL_TYPE,
         parameters: Mapping[str, Any] | None = None,
         labels: Mapping[str, list[str]] | None = None,
         timeout_seconds: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs: ServiceBindingInputs = {
             "subaccountId": subaccount_id,
             "serviceInstanceId": service_instance_id,
             "name": binding_name,
@@ -143,10 +151,5 @@ class ServiceBinding(Resource, module="btp", name="ServiceBinding"):
             "parameters": dict(parameters or {}),
             "labels": {k: list(v) for k, v in (labels or {}).items()},
             "timeoutSeconds": timeout_seconds,
-            "bindingId": None,
-            "credentials": None,
         }
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["credentials"])
-        super().__init__(
-            ServiceBindingProvider(), name, props, pulumi.ResourceOptions.merge(secret_opts, opts)
-        )
+        super().__init__(ServiceBindingProvider(), name, SPEC.props(inputs), SPEC.options(opts))

@@ -12,40 +12,66 @@ instances of the plan remain in the subaccount (someone still uses it). Refresh 
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, UpdateResult
 
 from btp_infra.btp.entitlements import EntitlementRead, PlanAssignment
 from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGoneError
-from btp_infra.btp.sm_models import quote
-from btp_infra.providers.base import (
-    BtpProvider,
-    behaviour_only,
-    check_result,
-    diff_inputs,
-    inputs_of,
-    is_unknown,
-    require_bool,
-    require_str,
-    require_timeout,
-)
-from btp_infra.providers.instance import is_tenants, remove_instance
+from btp_infra.btp.sm_models import is_tenants, quote
+from btp_infra.conventions import DEFAULT_TIMEOUTS, ROLLBACK_TIMEOUT
+from btp_infra.providers.base import BtpProvider, is_unknown, log
+from btp_infra.providers.instance import remove_instance
+from btp_infra.providers.spec import ResourceSpec, optional_bool, optional_timeout, required_str
 
-INPUTS = ("subaccountId", "serviceName", "planName", "amount", "tenant", "takeOwnership", "timeoutSeconds")
-REPLACE_ON = ("subaccountId", "serviceName", "planName")
-ROLLBACK_TIMEOUT = 300.0
-log = logging.getLogger("btp_infra.providers")
+
+def whole_amount(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """Absent, or a whole number ≥ 1 (Pulumi hands every number over as a float)."""
+    amount = news.get(key)
+    if amount is None or is_unknown(amount):
+        return
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or int(amount) != amount or amount < 1:
+        failures.append(CheckFailure(key, f"{key} must be a whole number ≥ 1 or absent, got {amount!r}"))
+
+
+class SubaccountEntitlementInputs(TypedDict):
+    """The inputs, by their names in state."""
+
+    subaccountId: pulumi.Input[str]
+    serviceName: str
+    planName: str
+    amount: int | None
+    tenant: str | None
+    takeOwnership: bool
+    timeoutSeconds: float | None
+
+
+class SubaccountEntitlementOutputs(TypedDict):
+    """The computed outputs (``None`` until created)."""
+
+    category: str | None
+    state: str | None
+    assignedAmount: float | None
+    # Ownership, known once created: set by create (and carried over by update), not by a read.
+    adopted: NotRequired[bool | None]
+    previousAmount: NotRequired[float | None]
+
+
+SPEC = ResourceSpec.of(
+    SubaccountEntitlementInputs,
+    SubaccountEntitlementOutputs,
+    replace_on=("subaccountId", "serviceName", "planName"),
+    checks={
+        "subaccountId": required_str,
+        "serviceName": required_str,
+        "planName": required_str,
+        "amount": whole_amount,
+        "takeOwnership": optional_bool,
+        "timeoutSeconds": optional_timeout,
+    },
+)
 
 
 def entitlement_id(subaccount_id: str, service: str, plan: str) -> str:
@@ -56,32 +82,8 @@ def entitlement_id(subaccount_id: str, service: str, plan: str) -> str:
 class SubaccountEntitlementProvider(BtpProvider):
     """Assigns (and on delete unassigns) one service plan to one subaccount."""
 
-    default_timeout = 600.0
-
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
-        for key in ("subaccountId", "serviceName", "planName"):
-            require_str(news, key, failures)
-        amount = news.get("amount")
-        if (
-            amount is not None
-            and not is_unknown(amount)
-            and (
-                isinstance(amount, bool)
-                or not isinstance(amount, int | float)
-                or int(amount) != amount
-                or amount < 1
-            )
-        ):
-            failures.append(
-                CheckFailure("amount", f"amount must be a whole number ≥ 1 or absent, got {amount!r}")
-            )
-        require_bool(news, "takeOwnership", failures)
-        require_timeout(news, failures)
-        return check_result(news, failures)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON)
+    spec = SPEC
+    default_timeout = float(DEFAULT_TIMEOUTS["entitlement"])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = (props["subaccountId"], props["serviceName"], props["planName"])
@@ -115,8 +117,8 @@ class SubaccountEntitlementProvider(BtpProvider):
             )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if behaviour_only(olds, news, INPUTS):  # timeout, takeOwnership: recorded, nothing to call
-            return UpdateResult({**olds, **inputs_of(news, INPUTS)})
+        if SPEC.behaviour_only(olds, news):  # timeout, takeOwnership: recorded, nothing to call
+            return UpdateResult({**olds, **SPEC.inputs_of(news)})
         outs = self._assign(news)
         outs["adopted"], outs["previousAmount"] = olds.get("adopted"), olds.get("previousAmount")
         return UpdateResult(outs)
@@ -210,7 +212,7 @@ class SubaccountEntitlementProvider(BtpProvider):
             timeout=self.timeout_of(props),
             known=known,
         )
-        return {**inputs_of(props, INPUTS), **_outputs(assignment)}
+        return {**SPEC.inputs_of(props), **_outputs(assignment)}
 
 
 def _effective(assignment: PlanAssignment | None) -> PlanAssignment | None:
@@ -220,7 +222,7 @@ def _effective(assignment: PlanAssignment | None) -> PlanAssignment | None:
     return assignment
 
 
-def _outputs(assignment: Any) -> dict[str, Any]:
+def _outputs(assignment: PlanAssignment) -> SubaccountEntitlementOutputs:
     return {
         "category": assignment.category,
         "state": assignment.entity_state,
@@ -251,7 +253,7 @@ class SubaccountEntitlement(Resource, module="btp", name="SubaccountEntitlement"
         timeout_seconds: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs: SubaccountEntitlementInputs = {
             "subaccountId": subaccount_id,
             "serviceName": service_name,
             "planName": plan_name,
@@ -259,10 +261,5 @@ class SubaccountEntitlement(Resource, module="btp", name="SubaccountEntitlement"
             "tenant": tenant,
             "takeOwnership": take_ownership,
             "timeoutSeconds": timeout_seconds,
-            "category": None,
-            "state": None,
-            "assignedAmount": None,
-            "adopted": None,
-            "previousAmount": None,
         }
-        super().__init__(SubaccountEntitlementProvider(), name, props, opts)
+        super().__init__(SubaccountEntitlementProvider(), name, SPEC.props(inputs), opts)

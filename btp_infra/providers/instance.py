@@ -1,62 +1,93 @@
 """``ServiceInstance``: a Service Manager instance in the tenant's subaccount (``service-operator-access``).
 
-Created by offering + plan name after the plan becomes visible (it can lag the entitlement, pain point C2);
-idempotent by its deterministic name, so a crashed run is adopted on re-run instead of duplicated.
+Owns the resource's declaration (inputs, outputs, replace keys), its provider, and the SM helpers the other
+providers share: removing an instance with btp-infra's blocking bindings, and the client for a ``read``
+that keeps state when admin access is missing. Created by offering + plan name once the plan is visible (it
+can lag the entitlement, pain point C2: ``ServiceManagerClient.find_plan(wait=...)``); idempotent by its
+deterministic name, so a crashed run is adopted on re-run instead of duplicated. The SM label helpers live in
+:mod:`btp_infra.btp.sm_models` and are re-exported here for existing imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from btp_infra.btp import sm_models
+from btp_infra.btp.errors import ConflictError, NoAdminAccessError, SubaccountGoneError
+from btp_infra.btp.http import Deadline
+from btp_infra.btp.service_manager import PLAN_VISIBILITY_WAIT, ServiceManagerClient
+from btp_infra.btp.sm_models import (
+    MANAGED_QUERY,
+    is_tenants,
+    label_changes,
+    managed_labels,
+    quote,
+    tenant_query,
+)
+from btp_infra.conventions import DEFAULT_TIMEOUTS
+from btp_infra.providers.base import BtpProvider, is_unknown, log
+from btp_infra.providers.spec import (
+    ResourceSpec,
+    optional_mapping,
+    optional_timeout,
+    required_str,
+    sm_labels,
 )
 
-from btp_infra.btp.errors import ConflictError, NoAdminAccessError, NotFoundError, SubaccountGoneError
-from btp_infra.btp.http import Deadline, PollPolicy, poll
-from btp_infra.btp.service_manager import ServiceManagerClient
-from btp_infra.btp.sm_models import quote
-from btp_infra.config import PROJECT, SM_MANAGED_BY_LABEL, SM_TENANT_LABEL
-from btp_infra.providers.base import (
-    BtpProvider,
-    behaviour_only,
-    check_result,
-    diff_inputs,
-    inputs_of,
-    is_unknown,
-    log,
-    require_labels,
-    require_mapping,
-    require_str,
-    require_timeout,
+__all__ = [
+    "MANAGED_QUERY",
+    "SPEC",
+    "ServiceInstance",
+    "ServiceInstanceInputs",
+    "ServiceInstanceOutputs",
+    "ServiceInstanceProvider",
+    "is_tenants",
+    "label_changes",
+    "managed_labels",
+    "read_or_keep",
+    "remove_instance",
+    "tenant_query",
+]
+
+
+class ServiceInstanceInputs(TypedDict):
+    """The inputs, by their names in state."""
+
+    subaccountId: pulumi.Input[str]
+    name: str
+    serviceOfferingName: str
+    servicePlanName: str
+    parameters: dict[str, Any]
+    labels: dict[str, list[str]]
+    timeoutSeconds: float | None
+
+
+class ServiceInstanceOutputs(TypedDict):
+    """The computed outputs (``None`` until created)."""
+
+    instanceId: str | None
+    servicePlanId: str | None
+    ready: bool | None
+
+
+SPEC = ResourceSpec.of(
+    ServiceInstanceInputs,
+    ServiceInstanceOutputs,
+    replace_on=("subaccountId", "serviceOfferingName", "servicePlanName"),
+    checks={
+        "subaccountId": required_str,
+        "name": required_str,
+        "serviceOfferingName": required_str,
+        "servicePlanName": required_str,
+        "parameters": optional_mapping,
+        "labels": sm_labels,
+        "timeoutSeconds": optional_timeout,
+    },
 )
-
-INPUTS = (
-    "subaccountId",
-    "name",
-    "serviceOfferingName",
-    "servicePlanName",
-    "parameters",
-    "labels",
-    "timeoutSeconds",
-)
-REPLACE_ON = ("subaccountId", "serviceOfferingName", "servicePlanName")
-#: Every SM instance and binding btp-infra creates carries this label (``TenantConfig.sm_labels``).
-MANAGED_QUERY = f"{SM_MANAGED_BY_LABEL} eq {quote(PROJECT)}"
-PLAN_VISIBILITY_WAIT = 120.0
-
-
-def tenant_query(tenant: str) -> str:
-    """The SM label query for btp-infra's objects of one tenant (namespace)."""
-    return f"{MANAGED_QUERY} and {SM_TENANT_LABEL} eq {quote(tenant)}"
 
 
 def remove_instance(sm: ServiceManagerClient, instance_id: str, timeout: float) -> None:
@@ -70,16 +101,6 @@ def remove_instance(sm: ServiceManagerClient, instance_id: str, timeout: float) 
         for binding in sm.list_bindings(field_query=query, label_query=MANAGED_QUERY):
             sm.delete_binding(binding.id, timeout=timeout)
         sm.delete_instance(instance_id, timeout=timeout)
-
-
-def is_tenants(entity: Any, tenant: str | None) -> bool:
-    """True for an SM object btp-infra labelled as ``tenant``'s."""
-    labels = entity.labels
-    return (
-        bool(tenant)
-        and labels.get(SM_MANAGED_BY_LABEL) == [PROJECT]
-        and labels.get(SM_TENANT_LABEL) == [tenant]
-    )
 
 
 def read_or_keep(
@@ -97,45 +118,11 @@ def read_or_keep(
         return False
 
 
-def label_changes(
-    old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]] | None
-) -> list[dict[str, Any]]:
-    """SM PATCH label operations turning ``old`` into ``new`` (btp-api.md §B.8)."""
-    old, new = old or {}, new or {}
-    ops: list[dict[str, Any]] = []
-    for key in sorted(set(old) | set(new)):
-        before, after = set(old.get(key, [])), set(new.get(key, []))
-        if not after:
-            if before:
-                ops.append({"op": "remove", "key": key})
-            continue
-        if after - before:
-            ops.append({"op": "add", "key": key, "values": sorted(after - before)})
-        if before - after:
-            ops.append({"op": "remove", "key": key, "values": sorted(before - after)})
-    return ops
-
-
-def managed_labels(
-    live: Mapping[str, list[str]], declared: Mapping[str, list[str]] | None
-) -> dict[str, list[str]]:
-    """The live labels restricted to the keys we declare (labels others add are not drift)."""
-    return {k: sorted(v) for k, v in live.items() if k in (declared or {})}
-
-
 class ServiceInstanceProvider(BtpProvider):
     """Creates, adopts, updates (labels, parameters, name) and deletes an SM service instance."""
 
-    default_timeout = 1800.0
-
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
-        for key in ("subaccountId", "name", "serviceOfferingName", "servicePlanName"):
-            require_str(news, key, failures)
-        require_mapping(news, "parameters", failures)
-        require_labels(news, failures)
-        require_timeout(news, failures)
-        return check_result(news, failures)
+    spec = SPEC
+    default_timeout = float(DEFAULT_TIMEOUTS["instance"])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Same name in the same subaccount → the old instance must go first: create adopts by name and would
@@ -144,25 +131,16 @@ class ServiceInstanceProvider(BtpProvider):
         same_place = all(
             is_unknown(news.get(k)) or olds.get(k) == news.get(k) for k in ("name", "subaccountId")
         )
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=REPLACE_ON, delete_before_replace=same_place)
+        return SPEC.diff(olds, news, delete_before_replace=same_place)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         sm = self.service_manager(props["subaccountId"])
         timeout = self.timeout_of(props)
         deadline = Deadline(timeout)
-
-        def lookup() -> Any:
-            try:
-                return sm.find_plan(props["serviceOfferingName"], props["servicePlanName"])
-            except NotFoundError:
-                return None
-
-        plan = poll(
-            lookup,
-            done=lambda found: found is not None,
-            policy=self.poll_policy or PollPolicy(),
-            deadline=Deadline(min(PLAN_VISIBILITY_WAIT, deadline.remaining())),
-            what=f"plan {props['serviceOfferingName']}/{props['servicePlanName']} to become visible",
+        plan = sm.find_plan(
+            props["serviceOfferingName"],
+            props["servicePlanName"],
+            wait=min(PLAN_VISIBILITY_WAIT, deadline.remaining()),
         )
         instance = sm.create_instance(
             props["name"],
@@ -171,11 +149,11 @@ class ServiceInstanceProvider(BtpProvider):
             labels=props.get("labels") or None,
             timeout=deadline.remaining(),
         )
-        return CreateResult(instance.id, {**inputs_of(props, INPUTS), **_outputs(instance)})
+        return CreateResult(instance.id, {**SPEC.inputs_of(props), **_outputs(instance)})
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if behaviour_only(olds, news, INPUTS):  # e.g. a new timeout: recorded, nothing to call
-            return UpdateResult({**olds, **inputs_of(news, INPUTS)})
+        if SPEC.behaviour_only(olds, news):  # e.g. a new timeout: recorded, nothing to call
+            return UpdateResult({**olds, **SPEC.inputs_of(news)})
         sm = self.service_manager(news["subaccountId"])
         instance = sm.update_instance(
             id_,
@@ -184,7 +162,7 @@ class ServiceInstanceProvider(BtpProvider):
             label_ops=label_changes(olds.get("labels"), news.get("labels")) or None,
             timeout=self.timeout_of(news),
         )
-        return UpdateResult({**inputs_of(news, INPUTS), **_outputs(instance)})
+        return UpdateResult({**SPEC.inputs_of(news), **_outputs(instance)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         sm = read_or_keep(self, props["subaccountId"], f"instance {props.get('name')}")
@@ -205,7 +183,7 @@ class ServiceInstanceProvider(BtpProvider):
             remove_instance(sm, id_, timeout)
 
 
-def _outputs(instance: Any) -> dict[str, Any]:
+def _outputs(instance: sm_models.ServiceInstance) -> ServiceInstanceOutputs:
     return {"instanceId": instance.id, "servicePlanId": instance.service_plan_id, "ready": instance.ready}
 
 
@@ -228,7 +206,7 @@ class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
         timeout_seconds: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs: ServiceInstanceInputs = {
             "subaccountId": subaccount_id,
             "name": instance_name,
             "serviceOfferingName": service_offering_name,
@@ -236,8 +214,5 @@ class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
             "parameters": dict(parameters or {}),
             "labels": {k: list(v) for k, v in (labels or {}).items()},
             "timeoutSeconds": timeout_seconds,
-            "instanceId": None,
-            "servicePlanId": None,
-            "ready": None,
         }
-        super().__init__(ServiceInstanceProvider(), name, props, opts)
+        super().__init__(ServiceInstanceProvider(), name, SPEC.props(inputs), opts)

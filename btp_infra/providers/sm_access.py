@@ -18,36 +18,53 @@ Ownership. The admin binding is one per subaccount, so it is shared by whatever 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from btp_infra.btp.errors import BtpError, NoAdminAccessError, SubaccountGoneError
+from btp_infra.btp.keys import ServiceManagerCredentials
 from btp_infra.btp.service_manager import ServiceManagerClient
-from btp_infra.config import SM_TENANT_LABEL
-from btp_infra.providers.base import (
-    BtpProvider,
-    check_result,
-    diff_inputs,
-    inputs_of,
-    log,
-    require_bool,
-    require_str,
-    require_timeout,
-)
-from btp_infra.providers.instance import MANAGED_QUERY, remove_instance, tenant_query
+from btp_infra.btp.sm_models import MANAGED_QUERY, tenant_query
+from btp_infra.conventions import DEFAULT_TIMEOUTS, ROLLBACK_TIMEOUT, SM_TENANT_LABEL
+from btp_infra.providers.base import BtpProvider, log
+from btp_infra.providers.instance import remove_instance
+from btp_infra.providers.spec import ResourceSpec, optional_bool, optional_timeout, required_str
 
-INPUTS = ("subaccountId", "tenant", "takeOwnership", "timeoutSeconds")
-ROLLBACK_TIMEOUT = 300.0
+
+class ServiceManagerAccessInputs(TypedDict):
+    """The inputs, by their names in state."""
+
+    subaccountId: pulumi.Input[str]
+    tenant: str
+    takeOwnership: bool
+    timeoutSeconds: float | None
+
+
+class ServiceManagerAccessOutputs(TypedDict):
+    """The computed outputs (``None`` until created)."""
+
+    smUrl: str | None
+    clientId: str | None
+    # Set by create only: whether this stack created the admin binding (else adopted it).
+    created: NotRequired[bool | None]
+    adopted: NotRequired[bool | None]
+    tenants: list[str] | None
+
+
+# timeoutSeconds and takeOwnership only change how we wait and what delete keeps: an update that calls no API.
+SPEC = ResourceSpec.of(
+    ServiceManagerAccessInputs,
+    ServiceManagerAccessOutputs,
+    replace_on=("subaccountId",),
+    checks={
+        "subaccountId": required_str,
+        "tenant": required_str,
+        "takeOwnership": optional_bool,
+        "timeoutSeconds": optional_timeout,
+    },
+)
 
 
 class SubaccountClaimedError(BtpError):
@@ -66,18 +83,8 @@ def tenants_in(sm: ServiceManagerClient) -> list[str]:
 class ServiceManagerAccessProvider(BtpProvider):
     """Creates (or adopts) the subaccount's SM admin binding; deletes only what this tenant owns."""
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
-        require_str(news, "subaccountId", failures)
-        require_str(news, "tenant", failures)
-        require_bool(news, "takeOwnership", failures)
-        require_timeout(news, failures)
-        return check_result(news, failures)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # timeoutSeconds and takeOwnership only change how we wait and what delete keeps: an update that
-        # calls no API.
-        return diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+    spec = SPEC
+    default_timeout = float(DEFAULT_TIMEOUTS["adminAccess"])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         guid, tenant = props["subaccountId"], props["tenant"]
@@ -102,15 +109,7 @@ class ServiceManagerAccessProvider(BtpProvider):
             if created:  # Pulumi records no partial create: leave nothing behind that no resource owns
                 self._roll_back(guid)
             raise
-        outs = {
-            **inputs_of(props, INPUTS),
-            "smUrl": creds.sm_url,
-            "clientId": creds.clientid,
-            "created": created,
-            "adopted": not created,
-            "tenants": tenants,
-        }
-        return CreateResult(guid, outs)
+        return CreateResult(guid, {**SPEC.inputs_of(props), **_outputs(creds, tenants, created=created)})
 
     def _roll_back(self, guid: str) -> None:
         self.forget_service_manager(guid)
@@ -120,15 +119,14 @@ class ServiceManagerAccessProvider(BtpProvider):
             log.warning("btp-infra: could not roll back the admin access of subaccount %s: %s", guid, err)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({**olds, **inputs_of(news, INPUTS)})
+        return UpdateResult({**olds, **SPEC.inputs_of(news)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         creds = self.accounts().get_service_management_binding(id_)
         if creds is None:  # gone (with the subaccount, or removed in the cockpit): `up` creates it again
             return ReadResult("", {})
-        outs = {**props, "smUrl": creds.sm_url, "clientId": creds.clientid}
-        outs["tenants"] = tenants_in(self.service_manager(id_, creds))
-        return ReadResult(id_, outs)
+        tenants = tenants_in(self.service_manager(id_, creds))
+        return ReadResult(id_, {**props, **_outputs(creds, tenants)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         timeout = self.timeout_of(props)
@@ -175,6 +173,22 @@ class ServiceManagerAccessProvider(BtpProvider):
             remove_instance(sm, instance.id, timeout)
 
 
+def _outputs(
+    creds: ServiceManagerCredentials, tenants: list[str], *, created: bool | None = None
+) -> ServiceManagerAccessOutputs:
+    """What state records of the admin binding (never its secret), whether this stack created it (``None``:
+    not known here, a read keeps what state has) and the tenants found using it."""
+    if created is None:
+        return {"smUrl": creds.sm_url, "clientId": creds.clientid, "tenants": tenants}
+    return {
+        "smUrl": creds.sm_url,
+        "clientId": creds.clientid,
+        "created": created,
+        "adopted": not created,
+        "tenants": tenants,
+    }
+
+
 class ServiceManagerAccess(Resource, module="btp", name="ServiceManagerAccess"):
     """Service Manager admin access to one subaccount (the ``serviceManagementBinding``)."""
 
@@ -193,15 +207,10 @@ class ServiceManagerAccess(Resource, module="btp", name="ServiceManagerAccess"):
         timeout_seconds: float | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs: ServiceManagerAccessInputs = {
             "subaccountId": subaccount_id,
             "tenant": tenant,
             "takeOwnership": take_ownership,
             "timeoutSeconds": timeout_seconds,
-            "smUrl": None,
-            "clientId": None,
-            "created": None,
-            "adopted": None,
-            "tenants": None,
         }
-        super().__init__(ServiceManagerAccessProvider(), name, props, opts)
+        super().__init__(ServiceManagerAccessProvider(), name, SPEC.props(inputs), opts)

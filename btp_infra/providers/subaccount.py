@@ -9,7 +9,7 @@ subaccount that is no longer ``OK`` or moved region shows as a change that ``up`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import (
@@ -22,17 +22,35 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from btp_infra.btp.accounts import Subaccount
 from btp_infra.btp.errors import BtpError, NotFoundError
-from btp_infra.providers.base import (
-    BtpProvider,
-    check_result,
-    diff_inputs,
-    inputs_of,
-    is_unknown,
-    require_str,
-)
+from btp_infra.providers.base import BtpProvider, is_unknown
+from btp_infra.providers.spec import ResourceSpec, required_str
 
-INPUTS = ("subaccountId", "region", "namespace")
+
+class SubaccountCheckInputs(TypedDict):
+    """The inputs, by their names in state."""
+
+    subaccountId: pulumi.Input[str]
+    region: pulumi.Input[str] | None
+    namespace: str
+
+
+class SubaccountCheckOutputs(TypedDict):
+    """The computed outputs (``None`` until created)."""
+
+    displayName: str | None
+    subdomain: str | None
+    subaccountRegion: str | None
+    state: str | None
+
+
+SPEC = ResourceSpec.of(
+    SubaccountCheckInputs,
+    SubaccountCheckOutputs,
+    replace_on=("subaccountId",),
+    checks={"subaccountId": required_str},
+)
 
 
 def rename_failure(olds: dict[str, Any], news: dict[str, Any]) -> CheckFailure | None:
@@ -52,16 +70,14 @@ def rename_failure(olds: dict[str, Any], news: dict[str, Any]) -> CheckFailure |
 class SubaccountCheckProvider(BtpProvider):
     """Looks the subaccount up through the Accounts API."""
 
+    spec = SPEC
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures: list[CheckFailure] = []
-        require_str(news, "subaccountId", failures)
         renamed = rename_failure(olds, news)
-        if renamed is not None:
-            failures.append(renamed)
-        return check_result(news, failures)
+        return SPEC.check(news, *([] if renamed is None else [renamed]))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        result = diff_inputs(olds, news, keys=INPUTS, replace_keys=("subaccountId",))
+        result = SPEC.diff(olds, news)
         if result.changes:
             return result
         # Drift found by refresh (the live state and region are outputs): `up` verifies again and reports it.
@@ -109,10 +125,10 @@ class SubaccountCheckProvider(BtpProvider):
                 f"subaccount {guid} is in region {sub.region}, but btp-infra:region is {region}; "
                 "fix the stack config or the subaccount id"
             )
-        return {**inputs_of(props, INPUTS), **_outputs(sub)}
+        return {**SPEC.inputs_of(props), **_outputs(sub)}
 
 
-def _outputs(sub: Any) -> dict[str, Any]:
+def _outputs(sub: Subaccount) -> SubaccountCheckOutputs:
     return {
         "displayName": sub.display_name,
         "subdomain": sub.subdomain,
@@ -138,13 +154,9 @@ class SubaccountCheck(Resource, module="btp", name="SubaccountCheck"):
         region: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
+        inputs: SubaccountCheckInputs = {
             "subaccountId": subaccount_id,
             "region": region,
             "namespace": namespace,
-            "displayName": None,
-            "subdomain": None,
-            "subaccountRegion": None,
-            "state": None,
         }
-        super().__init__(SubaccountCheckProvider(), name, props, opts)
+        super().__init__(SubaccountCheckProvider(), name, SPEC.props(inputs), opts)

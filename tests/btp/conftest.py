@@ -1,5 +1,6 @@
-"""Fixtures of the BTP client tests: the emulator (one per module, reset before each test) and clients with
-small poll/backoff values, so the suite is fast while every wait stays real.
+"""Fixtures of the BTP client tests: the suite's emulator (``emulator_fixtures``: one per module, reset
+before each test) and clients with small poll/backoff values, so the suite is fast while every wait stays
+real.
 """
 
 from __future__ import annotations
@@ -7,30 +8,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emulator_fixtures import FAST, SUBACCOUNT_1, sandbox, sandbox_config, sandbox_seeds
+from emulator_fixtures import SUBACCOUNT_1
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.keys import CisServiceKey, ServiceManagerCredentials
 from btp_infra.btp.service_manager import ServiceManagerClient
-from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.sandbox import SandboxServer
 
 from .support import FAST_POLL, fast_retry
 
-__all__ = ["sandbox", "sandbox_config"]  # the shared fixtures, for the end-to-end test
-
-
-@pytest.fixture(scope="module")
-def shared_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(subaccounts=sandbox_seeds(), latencies=FAST, tls=True)) as server:
-        yield server
-
 
 @pytest.fixture
-def btp_sandbox(shared_sandbox: SandboxServer) -> SandboxServer:
+def btp_sandbox(sb: SandboxServer) -> SandboxServer:
     """The module's emulator, reset to its initial state (tokens, faults, latencies, objects, call log)."""
-    shared_sandbox.reset()
-    return shared_sandbox
+    return sb
 
 
 @pytest.fixture

@@ -68,6 +68,22 @@ def test_find_plan_follows_entitlements(
     assert sm.find_plan(*OPERATOR).name == "service-operator-access"
 
 
+def test_find_plan_waits_for_a_plan_entitled_meanwhile(
+    sm: ServiceManagerClient, entitlements: EntitlementsClient, subaccount: str
+) -> None:
+    """``wait``: a plan entitled just now reaches Service Manager later; it is looked up until visible."""
+    with pytest.raises(DeadlineExceededError, match="to become visible"):
+        sm.find_plan(*OPERATOR, wait=0.3)
+    timer = threading.Timer(0.3, lambda: entitlements.assign(subaccount, *OPERATOR))
+    timer.start()
+    try:
+        assert sm.find_plan(*OPERATOR, wait=20).name == "service-operator-access"
+    finally:
+        timer.join()
+    with pytest.raises(NotFoundError):  # without `wait`, one lookup: an absent plan is not waited for
+        sm.find_plan("no-such-offering", "x")
+
+
 # -- instances -------------------------------------------------------------------------------------------
 
 

@@ -13,13 +13,13 @@ from policy_helpers import T_NAMESPACE, analyze_request, namespace_props
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from btp_infra.config import CONFIG_KEYS
-from btp_infra.policy import policies, rules
-from btp_infra.policy.analyzer import (
+from btp_infra.offline.analyzer import (
     PackAnalyzer,
     PolicyConfigError,
     load_policy_config,
     resolve_policy_config,
 )
+from btp_infra.policy import policies, rules
 from btp_infra.policy.policies import (
     ALL_POLICIES,
     PACK_NAME,

@@ -31,8 +31,9 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from btp_infra.config import engine_config
-from btp_infra.policy.analyzer import analyze_request as rendered_request
-from btp_infra.policy.analyzer import analyze_stack_request, configure_request, resolve_policy_config
+from btp_infra.offline.analyzer import analyze_request as rendered_request
+from btp_infra.offline.analyzer import analyze_stack_request, configure_request, resolve_policy_config
+from btp_infra.offline.rendering import render
 from btp_infra.policy.policies import (
     ALL_POLICIES,
     PACK_NAME,
@@ -42,7 +43,6 @@ from btp_infra.policy.policies import (
     POLICY_RESOURCE_QUOTA,
 )
 from btp_infra.program import main as program
-from btp_infra.rendering import render
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60

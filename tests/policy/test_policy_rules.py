@@ -1,7 +1,7 @@
 """Each rule with passing and failing inputs, unknown values (preview) and secret-wrapped values.
 
 Two levels: the plain rule functions, and the same rules through the SDK's analyzer servicer (what the
-Pulumi CLI runs), via :class:`btp_infra.policy.analyzer.PackAnalyzer`.
+Pulumi CLI runs), via :class:`btp_infra.offline.analyzer.PackAnalyzer`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from pulumi.runtime import proto
 from pulumi_policy import Secret
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from btp_infra.offline.analyzer import PackAnalyzer
 from btp_infra.policy import rules
-from btp_infra.policy.analyzer import PackAnalyzer
 from btp_infra.policy.policies import (
     POLICY_ENTITLEMENT_ALLOWED,
     POLICY_ENTITLEMENT_DEPENDENCY,

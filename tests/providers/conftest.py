@@ -1,6 +1,6 @@
-"""Fixtures of the provider tests: one emulator per module (reset before each test), the cis key in the
-environment, short client policies for providers run in this process, and an operator with their own clients
-for setting the scene and for out-of-band changes.
+"""Fixtures of the provider tests: the suite's emulator (``emulator_fixtures``: one per module, reset before
+each test, as ``sb``), the cis key in the environment, short client policies for providers run in this
+process, and an operator with their own clients for setting the scene and for out-of-band changes.
 """
 
 from __future__ import annotations
@@ -9,26 +9,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from emulator_fixtures import FAST, sandbox_seeds
 
 from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
 from btp_infra.providers.base import BtpProvider
-from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.sandbox import SandboxServer
 
 from .support import FAST_POLL, FAST_RETRY, Operator
-
-
-@pytest.fixture(scope="module")
-def shared_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(subaccounts=sandbox_seeds(), latencies=FAST, tls=True)) as server:
-        yield server
-
-
-@pytest.fixture
-def sb(shared_sandbox: SandboxServer) -> SandboxServer:
-    """The module's emulator, reset to its initial state (objects, tokens, faults, latencies, call log)."""
-    shared_sandbox.reset()
-    return shared_sandbox
 
 
 @pytest.fixture

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator_fixtures import SUBACCOUNT_1
+from emulator_fixtures import SUBACCOUNT_1, secrets_of
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.http import PollPolicy, RetryPolicy
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.btp.service_manager import ServiceManagerClient
+from btp_infra.conventions import OPERATOR_OFFERING, OPERATOR_PLAN
 from btp_infra.sandbox import SandboxServer
+from btp_infra.testing import tenants
 
-OPERATOR = ("service-manager", "service-operator-access")
+__all__ = ["FAST_POLL", "FAST_RETRY", "OPERATOR", "Operator", "objects", "secrets_of", "stored_credentials"]
+
+OPERATOR = (OPERATOR_OFFERING, OPERATOR_PLAN)
 FAST_POLL = PollPolicy(initial=0.02, ratio=0.1, cap=0.2)
 FAST_RETRY = RetryPolicy(backoff_base=0.02, backoff_cap=0.1, read_timeout=5.0)
 
@@ -48,20 +52,7 @@ class Operator:
 
 def objects(sandbox: SandboxServer, kind: str, **match: Any) -> list[dict[str, Any]]:
     """The emulator's ``kind`` objects (``instances``, ``bindings``, ...) whose fields equal ``match``."""
-    found: list[dict[str, Any]] = sandbox.state()[kind]
-    return [o for o in found if all(o.get(k) == v for k, v in match.items())]
-
-
-def secrets_of(sandbox: SandboxServer) -> list[str]:
-    """Every secret the emulator has issued: cis secret, binding secrets and keys, tokens."""
-    found = [str(sandbox.cis_service_key()["uaa"]["clientsecret"])]
-    with sandbox.runtime.store.lock:
-        for binding in sandbox.runtime.store.bindings.values():
-            for name in ("clientsecret", "key"):
-                if binding.credentials.get(name):
-                    found.append(str(binding.credentials[name]))
-        found.extend(sandbox.runtime.store.tokens)
-    return found
+    return tenants.objects(sandbox.state(), kind, **match)
 
 
 def stored_credentials(sandbox: SandboxServer, binding_id: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from dynamic_host import PROJECT_DIR, DynamicProviderHost, serialized
 from emulator_fixtures import SUBACCOUNT_1, SUBACCOUNT_2
 from pulumi.runtime import proto
 
-from btp_infra import rendering
 from btp_infra.credentials import ENV_KEY
+from btp_infra.offline import rendering
 from btp_infra.providers import (
     ServiceBinding,
     ServiceBindingProvider,

@@ -1,33 +1,33 @@
-"""Fixtures of the reliability suite: one emulator per module (reset before each test), the providers' clients
+"""Fixtures of the reliability suite: the suite's emulator (``emulator_fixtures``: one per module, reset
+before each test) with this suite's config (plain HTTP, ``Retry-After`` in seconds), the providers' clients
 with small waits and a 0.5 s read timeout, and the emulator's cis key in the environment."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
+from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
 from btp_infra.providers.base import BtpProvider
-from btp_infra.sandbox import SandboxServer
+from btp_infra.sandbox import SandboxConfig, SandboxServer
 
 from .support import FAST_POLL, FAST_RETRY, sandbox_config
 
 
 @pytest.fixture(scope="module")
-def shared_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(sandbox_config()) as server:
-        yield server
+def emulator_config() -> SandboxConfig:
+    """This suite's emulator: see :func:`.support.sandbox_config`."""
+    return sandbox_config()
 
 
 @pytest.fixture
-def sandbox(shared_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+def sandbox(sb: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     """The module's emulator, reset; its cis key is the only credential source the providers see."""
-    shared_sandbox.reset()
-    monkeypatch.setenv("BTP_CIS_SERVICE_KEY", json.dumps(shared_sandbox.cis_service_key()))
-    monkeypatch.delenv("BTP_CIS_SERVICE_KEY_FILE", raising=False)
-    monkeypatch.delenv("BTP_INFRA_KEYRING_PROFILE", raising=False)
-    return shared_sandbox
+    monkeypatch.setenv(ENV_KEY, json.dumps(sb.cis_service_key()))
+    monkeypatch.delenv(ENV_KEY_FILE, raising=False)
+    monkeypatch.delenv(ENV_PROFILE, raising=False)
+    return sb
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""Helpers of the reliability suite: tenant configs, BTP object counts, emulator secrets, error checks."""
+"""Helpers of the reliability suite: its emulator config, its default tenant (``incident`` in
+``SUBACCOUNT_1``, over :mod:`btp_infra.testing.tenants`), emulator secrets, error checks, child runs."""
 
 from __future__ import annotations
 
@@ -11,16 +12,22 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator_fixtures import FAST, SUBACCOUNT_1, sandbox_seeds
 
 from btp_infra.btp.http import PollPolicy, RetryPolicy
-from btp_infra.local_engine import LocalEngine
+from btp_infra.conventions import OPERATOR_OFFERING, OPERATOR_PLAN
+from btp_infra.credentials import ENV_KEY, ENV_KEY_FILE, ENV_PROFILE
 from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.testing import tenants
+from btp_infra.testing.tenants import ONE_OF_EACH as ONE_OF_EACH
+
+if TYPE_CHECKING:
+    from btp_infra.testing.local_engine import LocalEngine
 
 NAMESPACE = "incident"
-OPERATOR = ("service-manager", "service-operator-access")
+OPERATOR = (OPERATOR_OFFERING, OPERATOR_PLAN)
 READ_TIMEOUT = 0.5
 """The clients' read timeout in this suite: the emulator's ``timeout`` fault answers 0.5 s after it."""
 FAST_RETRY = RetryPolicy(
@@ -41,56 +48,33 @@ def sandbox_config(**changes: Any) -> SandboxConfig:
 
 
 def tenant_config(namespace: str = NAMESPACE, subaccount: str = SUBACCOUNT_1, **extra: str) -> dict[str, str]:
-    """Engine-form stack config of a default tenant (plus ``extra`` ``btp-infra:`` keys)."""
-    return {
-        "btp-infra:namespace": namespace,
-        "btp-infra:subaccountId": subaccount,
-        "btp-infra:kubeContext": "kyma",
-        **{f"btp-infra:{k}": v for k, v in extra.items()},
-    }
+    """Engine-form stack config of this suite's default tenant (plus ``extra`` ``btp-infra:`` keys)."""
+    return tenants.tenant_config(namespace, subaccount, **extra)
 
 
 def engine(namespace: str = NAMESPACE, subaccount: str = SUBACCOUNT_1, **extra: str) -> LocalEngine:
-    return LocalEngine(namespace, tenant_config(namespace, subaccount, **extra))
+    return tenants.engine(namespace, subaccount, **extra)
 
 
 def chain_objects(
     state: Mapping[str, Any], namespace: str = NAMESPACE, guid: str = SUBACCOUNT_1
 ) -> dict[str, int]:
-    """How many of each BTP object of the tenant the emulator holds (1 each after a create)."""
-    name = f"btp-infra-{namespace}-operator-access"
-    return {
-        "entitlement": sum(
-            1 for a in state["assignments"] if (a["subaccount"], a["service"], a["plan"]) == (guid, *OPERATOR)
-        ),
-        "entitlement OK": sum(
-            1
-            for a in state["assignments"]
-            if (a["subaccount"], a["service"], a["plan"]) == (guid, *OPERATOR) and a["entityState"] == "OK"
-        ),
-        "admin binding": sum(1 for a in state["admin_bindings"] if a["subaccount"] == guid),
-        "instance": sum(1 for i in state["instances"] if i["subaccount"] == guid and i["name"] == name),
-        "binding": sum(
-            1 for b in state["bindings"] if b["subaccount"] == guid and b["name"].startswith(name + "-")
-        ),
-    }
+    """How many of each BTP object of the tenant the emulator holds, ``OK`` entitlements too (1 each after a
+    create: ``ONE_OF_EACH``)."""
+    return tenants.chain_objects(state, namespace, guid, ready=True)
 
 
 def exactly_one_of_each(sandbox: SandboxServer) -> dict[str, int]:
-    return chain_objects(sandbox.state())
-
-
-ONE_OF_EACH = {"entitlement": 1, "entitlement OK": 1, "admin binding": 1, "instance": 1, "binding": 1}
+    return tenants.exactly_one_of_each(sandbox, NAMESPACE, SUBACCOUNT_1)
 
 
 def leftovers(sandbox: SandboxServer) -> dict[str, list[Any]]:
     """Everything a tenant can leave in the emulator; all lists empty = empty."""
-    state = sandbox.state()
-    return {kind: state[kind] for kind in ("assignments", "admin_bindings", "instances", "bindings")}
+    return tenants.leftovers(sandbox.state())
 
 
 def is_empty(sandbox: SandboxServer) -> bool:
-    return not any(leftovers(sandbox).values())
+    return tenants.is_empty(sandbox.state())
 
 
 def emulator_secrets(sandbox: SandboxServer) -> list[str]:
@@ -153,7 +137,7 @@ BTP_INFRA = Path(sys.executable).with_name("btp-infra")
 CHILD_MEMORY_LIMIT = 512 * 2**20
 """Address-space limit of a child ``btp-infra`` (a normal ``plan`` needs less than 200 MiB of it)."""
 CHILD_TIMEOUT = 60.0
-_CREDENTIAL_ENV = ("BTP_CIS_SERVICE_KEY", "BTP_CIS_SERVICE_KEY_FILE", "BTP_INFRA_KEYRING_PROFILE")
+_CREDENTIAL_ENV = (ENV_KEY, ENV_KEY_FILE, ENV_PROFILE)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from btp_infra.btp.errors import ServiceKeyError
 from btp_infra.cli import main as cli
 from btp_infra.config import ConfigError, engine_config, load_fleet, load_stack_file
 from btp_infra.credentials import CredentialsError, resolve_cis_service_key
-from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import SandboxServer
+from btp_infra.testing.local_engine import LocalEngine
 
 from .support import cis_key_document
 

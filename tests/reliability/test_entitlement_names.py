@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from btp_infra.local_engine import LocalEngine
 from btp_infra.sandbox import SandboxServer
+from btp_infra.testing.local_engine import LocalEngine
 
 from .support import engine, is_empty
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from btp_infra.local_engine import LocalEngine
 from btp_infra.providers.base import BtpProvider
 from btp_infra.sandbox import SandboxServer
+from btp_infra.testing.local_engine import LocalEngine
 
 from .support import (
     FAST_RETRY,

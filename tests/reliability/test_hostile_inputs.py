@@ -25,7 +25,6 @@ import pytest
 from click.testing import CliRunner
 from keyrings.alt.file import PlaintextKeyring
 
-from btp_infra import plan as planning
 from btp_infra.cli import main as cli
 from btp_infra.config import (
     ConfigError,
@@ -35,6 +34,7 @@ from btp_infra.config import (
     load_stack_file,
     parse_duration,
 )
+from btp_infra.offline import runner as planning
 
 from .support import cis_key_document, one_error_line, run_btp_infra
 

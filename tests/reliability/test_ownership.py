@@ -27,9 +27,9 @@ from emulator_fixtures import SUBACCOUNT_1, SUBACCOUNT_2
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.keys import CisServiceKey
-from btp_infra.local_engine import LocalEngine, ProtectedResourceError
 from btp_infra.providers import sm_access
 from btp_infra.sandbox import SandboxServer
+from btp_infra.testing.local_engine import LocalEngine, ProtectedResourceError
 
 from .support import ONE_OF_EACH, OPERATOR, chain_objects, engine, is_empty, leftovers
 

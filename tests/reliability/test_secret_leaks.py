@@ -26,9 +26,9 @@ from emulator_fixtures import SUBACCOUNT_2
 from keyrings.alt.file import PlaintextKeyring
 
 from btp_infra.cli import main as cli
-from btp_infra.local_engine import LocalEngine, RunResult
-from btp_infra.rendering import redact_secrets
+from btp_infra.offline.rendering import redact_secrets
 from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.testing.local_engine import LocalEngine, RunResult
 
 from .support import cis_key_document as support_key
 from .support import emulator_secrets, error_text, sandbox_config, tenant_config

@@ -1,30 +1,15 @@
-"""Shared fixtures: one emulator per module (reset before each test) and an ``Api`` helper."""
+"""Fixtures of the emulator tests: the suite's emulator (``emulator_fixtures``: one per module, reset before
+each test, as ``sb``; ``sandbox`` is a fresh one) and an ``Api`` helper on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from emulator_fixtures import FAST, sandbox, sandbox_config, sandbox_seeds
 
-from btp_infra.sandbox import SandboxConfig, SandboxServer
+from btp_infra.sandbox import SandboxServer
 
 from .helpers import Api
-
-__all__ = ["sandbox", "sandbox_config"]
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(subaccounts=sandbox_seeds(), latencies=FAST, tls=True)) as server:
-        yield server
-
-
-@pytest.fixture
-def sb(shared: SandboxServer) -> SandboxServer:
-    """The module's emulator, reset to its initial state."""
-    shared.reset()
-    return shared
 
 
 @pytest.fixture

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
-from emulator_fixtures import SUBACCOUNT_1
+from emulator_fixtures import SUBACCOUNT_1, wait_until
 
+from btp_infra.conventions import OPERATOR_OFFERING, OPERATOR_PLAN
 from btp_infra.sandbox import SandboxServer
 
-T = TypeVar("T")
-OPERATOR = ("service-manager", "service-operator-access")
+__all__ = ["OPERATOR", "Api", "wait_until"]
 
-
-def wait_until(probe: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(interval)
+OPERATOR = (OPERATOR_OFFERING, OPERATOR_PLAN)
 
 
 class Api:

@@ -1,12 +1,13 @@
 """Run a tenant stack's BTP chain for real without the Pulumi CLI: a minimal engine for dynamic resources.
 
-The program runs under Pulumi mocks (as in :mod:`btp_infra.rendering`), but every dynamic BTP resource is
-executed through its provider exactly as the engine would: the provider is unpickled from ``__provider``,
-configured with the stack config, then ``check`` → ``create``, or ``diff`` → ``update``/replace against the
-previous state. Kubernetes resources, components and providers are recorded (there is no cluster here: the
-recorded Kubernetes objects stand for it). State lives in memory and is recorded after each step, like
-Pulumi's checkpoints, so a run that fails half-way can be re-run and converges. Used by the tests, the
-fault/benchmark suites and ``btp-infra sandbox`` demos; it is not a replacement for ``pulumi up``.
+Test machinery (see :mod:`btp_infra.testing`). The program runs under Pulumi mocks (as in
+:mod:`btp_infra.offline.rendering`), but every dynamic BTP resource is executed through its provider exactly
+as the engine would: the provider is unpickled from ``__provider``, configured with the stack config, then
+``check`` → ``create``, or ``diff`` → ``update``/replace against the previous state. Kubernetes resources,
+components and providers are recorded (there is no cluster here: the recorded Kubernetes objects stand for
+it). State lives in memory and is recorded after each step, like Pulumi's checkpoints, so a run that fails
+half-way can be re-run and converges. Used by the tests, the fault/benchmark suites and ``btp-infra
+sandbox`` demos; it is not a replacement for ``pulumi up``.
 
 Engine rules it models (read from ``pulumi/pulumi``):
 
@@ -45,10 +46,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from btp_infra import program
 from btp_infra.btp.auth import clear_token_cache
-from btp_infra.rendering import PROJECT, GraphMocks, RecordingMonitor, RenderResult, render, unwrap_secrets
-
-DYNAMIC_PREFIX = "pulumi-python:dynamic/"
-PROVIDER_KEY = "__provider"
+from btp_infra.conventions import DYNAMIC_TYPE_PREFIX, PROJECT, PROVIDER_KEY
+from btp_infra.offline.graph import RenderResult, unwrap_secrets
+from btp_infra.offline.rendering import GraphMocks, RecordingMonitor, render
 
 
 class ProtectedResourceError(Exception):
@@ -72,7 +72,7 @@ class StateEntry:
 
     @property
     def dynamic(self) -> bool:
-        return self.type.startswith(DYNAMIC_PREFIX)
+        return self.type.startswith(DYNAMIC_TYPE_PREFIX)
 
 
 @dataclass
@@ -385,7 +385,7 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
         previous = self.engine.match(args.typ, args.name, aliases, parent, move=not self.preview)
         with self._lock:
             self.seen.add((args.typ, args.name))
-        if not args.typ.startswith(DYNAMIC_PREFIX):
+        if not args.typ.startswith(DYNAMIC_TYPE_PREFIX):
             id_, outs = self.render_only.new_resource(args)
             if previous is not None and previous.id:
                 id_ = previous.id
@@ -407,7 +407,7 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
         if self.preview:
             return id_, outs
         entry.protect, entry.depends_on = protect, depends_on
-        if not args.typ.startswith(DYNAMIC_PREFIX):
+        if not args.typ.startswith(DYNAMIC_TYPE_PREFIX):
             self.engine._record(entry)
         return id_, outs
 

@@ -1,10 +1,14 @@
-"""Run the pack the way the Pulumi CLI does, without the CLI: through the SDK's own analyzer servicer.
+"""The analyzer bridge: run the pack the way the Pulumi CLI does, without the CLI, through the SDK's own
+analyzer servicer.
 
-The servicer (``pulumi_policy.policy._PolicyAnalyzerServicer``, private API: pulumi-policy is pinned
-``>=1.21,<1.22``) is exactly what ``PolicyPack(...)`` serves over gRPC. Driving it in-process keeps
-enforcement levels, ``not_applicable``, config handling, secret unwrapping and the unknown-value proxy the
-SDK's own. What the CLI does before the servicer — reading and validating the policy config file, filling in
-schema defaults and enforcement levels — is done here (:func:`load_policy_config`, :func:`configure_request`).
+Owns the policy-config handling (read, validate, resolve: :class:`PolicySettings`,
+:class:`PolicyConfigError`), the engine's requests built from rendered resources, and :class:`PackAnalyzer`
+with its :class:`Diagnostic` records. The servicer (``pulumi_policy.policy._PolicyAnalyzerServicer``, private
+API reached through :func:`btp_infra.offline._sdk.policy_servicer`; pulumi-policy is pinned ``>=1.21,<1.22``)
+is exactly what ``PolicyPack(...)`` serves over gRPC. Driving it in-process keeps enforcement levels,
+``not_applicable``, config handling, secret unwrapping and the unknown-value proxy the SDK's own. What the CLI
+does before the servicer — reading and validating the policy config file, filling in schema defaults and
+enforcement levels — is done here (:func:`load_policy_config`, :func:`configure_request`).
 
 Resource policies get each resource's *inputs* (``Analyze``); stack policies get every resource with its
 *outputs*, parent and dependencies (``AnalyzeStack``) — the same split as the engine.
@@ -17,13 +21,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, Policy
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from btp_infra.conventions import PROVIDER_KEY
 from btp_infra.limits import (
     MAX_POLICY_CONFIG_BYTES,
     InputLimitError,
@@ -32,8 +36,9 @@ from btp_infra.limits import (
     loads_json,
     read_regular_file,
 )
+from btp_infra.offline import _sdk
+from btp_infra.offline.graph import RenderedResource
 from btp_infra.policy.policies import ALL_POLICIES, PACK_NAME, PACK_VERSION, PLAN_POLICIES
-from btp_infra.rendering import PROVIDER_KEY, RenderedResource
 
 #: Policy-config key that sets the enforcement level of every policy (as in ``pulumi --policy-pack-config``).
 ALL_KEY = "all"
@@ -390,8 +395,11 @@ class PackAnalyzer:
         #: ``btp-infra plan``'s own (cross-stack) policies, configured from the same file.
         self.plan_settings = resolve_plan_policies(config)
         #: The SDK's servicer (untyped private API, hence ``Any``).
-        self.servicer = cast(
-            Any, _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, list(policies), EnforcementLevel.ADVISORY)
+        self.servicer = _sdk.policy_servicer(
+            name=PACK_NAME,
+            version=PACK_VERSION,
+            policies=policies,
+            enforcement_level=EnforcementLevel.ADVISORY,
         )
         self.servicer.Configure(configure_request(self.settings), None)
 
@@ -408,7 +416,8 @@ class PackAnalyzer:
         listed = list(resources)
         by_urn = {r.urn: r for r in listed}
         found: list[Diagnostic] = []
-        for r in listed:
-            found.extend(self.analyze(analyze_request(r, by_urn)))
-        found.extend(self.analyze_stack(analyze_stack_request(listed)))
+        with _sdk.converting_once():
+            for r in listed:
+                found.extend(self.analyze(analyze_request(r, by_urn)))
+            found.extend(self.analyze_stack(analyze_stack_request(listed)))
         return found

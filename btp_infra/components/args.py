@@ -1,0 +1,86 @@
+"""The typed arguments of the tenant component: what it builds, nothing else.
+
+No credentials and no cluster connection: the cis key and the kubeconfig stay with the program, which maps
+the validated stack config to these (:func:`btp_infra.program.tenant_args`). Plain frozen dataclasses, so a
+test or another program can build a tenant without a stack file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from btp_infra.conventions import DEFAULT_TIMEOUTS, OPERATOR_OFFERING, OPERATOR_PLAN
+
+__all__ = ["EntitlementArgs", "GuardrailArgs", "OperatorSecretArgs", "TenantNamespaceArgs", "TimeoutArgs"]
+
+
+@dataclass(frozen=True)
+class EntitlementArgs:
+    """One plan entitled to the tenant's subaccount (``amount`` only for plans with a numeric quota)."""
+
+    service: str
+    plan: str
+    amount: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.service, self.plan)
+
+
+@dataclass(frozen=True)
+class TimeoutArgs:
+    """Seconds each BTP operation may take (also the resources' ``customTimeouts``)."""
+
+    entitlement: int = DEFAULT_TIMEOUTS["entitlement"]
+    admin_access: int = DEFAULT_TIMEOUTS["adminAccess"]
+    instance: int = DEFAULT_TIMEOUTS["instance"]
+    binding: int = DEFAULT_TIMEOUTS["binding"]
+
+
+@dataclass(frozen=True)
+class OperatorSecretArgs:
+    """Where the SAP BTP service operator finds the tenant's credentials, and of which type."""
+
+    name: str
+    namespace: str
+    placement: Literal["namespace", "management"]
+    credential_type: Literal["client-secret", "x509"]
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class GuardrailArgs:
+    """The Kubernetes guardrails in the tenant namespace; ``None``/``False`` = not created."""
+
+    labels: Mapping[str, str]
+    quota: Mapping[str, str] | None = None
+    container_limits: Mapping[str, Any] | None = None
+    network_policy: Literal["default-deny"] | None = None
+    mtls: bool = False
+
+
+@dataclass(frozen=True)
+class TenantNamespaceArgs:
+    """One Kyma namespace mapped 1:1 to one BTP subaccount."""
+
+    namespace: str
+    subaccount_id: str
+    region: str | None
+    namespace_labels: Mapping[str, str]
+    instance_name: str
+    binding_name: str
+    sm_labels: Mapping[str, list[str]]
+    operator_secret: OperatorSecretArgs
+    guardrails: GuardrailArgs
+    #: ``service-manager/service-operator-access`` first, then the tenant's own plans.
+    entitlements: tuple[EntitlementArgs, ...] = (EntitlementArgs(OPERATOR_OFFERING, OPERATOR_PLAN),)
+    binding_parameters: Mapping[str, Any] = field(default_factory=dict)
+    timeouts: TimeoutArgs = TimeoutArgs()
+    take_ownership: bool = False
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.entitlements or self.entitlements[0].key != (OPERATOR_OFFERING, OPERATOR_PLAN):
+            raise ValueError(f"the first entitlement must be {OPERATOR_OFFERING}/{OPERATOR_PLAN}")
