@@ -6,6 +6,12 @@
 4. a keyring entry (service ``btp-infra``, user = profile); the profile comes from
    ``btp-infra:keyringProfile`` or else env ``BTP_INFRA_KEYRING_PROFILE``.
 
+The program (via the providers, which resolve at every call) and the command line (``btp-infra credentials
+which|test``) use this one function, so they agree. A stack's ``cisServiceKey`` that is still encrypted
+(offline, before Pulumi runs the program) is :class:`EncryptedConfigError`: a stack run would use it before
+the keyring, so an offline tool cannot say which key that is. Messages that ask for a key name the ways in
+terms of commands (``btp-infra login``, ``pulumi config set --secret``, the env vars).
+
 A source that is set but broken (bad JSON, unreadable file, missing keyring entry) is an error, never a silent
 fall-through to the next source. Messages name the source (env var, file path, config key, keyring profile),
 never key material.
@@ -33,18 +39,31 @@ from btp_infra.btp.errors import ServiceKeyError
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.config import TenantConfig
 from btp_infra.conventions import CONFIG_CIS_KEY, CONFIG_KEYRING_PROFILE, KEYRING_PROFILE_RE
-from btp_infra.limits import MAX_KEY_BYTES, InputLimitError, bounded_repr, format_size, read_regular_file
+from btp_infra.limits import (
+    MAX_KEY_BYTES,
+    InputLimitError,
+    bounded_repr,
+    format_size,
+    loads_json,
+    read_regular_file,
+)
 
 __all__ = [
     "ENV_KEY",
     "ENV_KEY_FILE",
     "ENV_PROFILE",
     "KEYRING_SERVICE",
+    "CisKeyInfo",
     "CredentialsError",
+    "EncryptedConfigError",
     "NoCredentialsError",
     "ResolvedCisKey",
     "ServiceKeyError",
+    "check_profile",
     "delete_from_keyring",
+    "ensure_secure_keyring",
+    "from_keyring",
+    "parse_cis_key",
     "resolve_cis_service_key",
     "resolve_for_tenant",
     "store_in_keyring",
@@ -55,14 +74,19 @@ ENV_KEY_FILE: Final = "BTP_CIS_SERVICE_KEY_FILE"
 ENV_PROFILE: Final = "BTP_INFRA_KEYRING_PROFILE"
 KEYRING_SERVICE: Final = "btp-infra"
 HOW_TO_CONFIGURE: Final = (
-    "Provide the cis service key in one of these ways (checked in this order):\n"
+    "Provide the cis service key (plan central, of the global account) in one of these ways "
+    "(checked in this order):\n"
     f"  1. env {ENV_KEY}='<service key JSON>'\n"
     f"  2. env {ENV_KEY_FILE}=/path/to/cis-key.json\n"
     f"  3. Pulumi config secret: pulumi config set --secret {CONFIG_CIS_KEY} < cis-key.json\n"
-    f"  4. keyring: store it under service '{KEYRING_SERVICE}' with a profile name "
-    "(btp_infra.credentials.store_in_keyring), then set "
-    f"{CONFIG_KEYRING_PROFILE} or env {ENV_PROFILE} to that profile"
+    "  4. keyring: btp-infra login --profile PROFILE --service-key-file cis-key.json, then "
+    f"pulumi config set {CONFIG_KEYRING_PROFILE} PROFILE (per stack) "
+    f"or env {ENV_PROFILE}=PROFILE"
 )
+
+
+def _login_hint(profile: str) -> str:
+    return f"btp-infra login --profile {profile} --service-key-file cis-key.json"
 
 
 class CredentialsError(Exception):
@@ -73,12 +97,83 @@ class NoCredentialsError(CredentialsError):
     """No source of the cis key is configured; the message lists the four ways."""
 
 
+class EncryptedConfigError(NoCredentialsError):
+    """The stack's ``cisServiceKey`` secret would be used, but it is encrypted (offline, before Pulumi runs
+    the program): no key to check here, and the keyring profile (after it in the order) does not count."""
+
+
+_DETAIL_LIMIT: Final = 200
+
+
+def _detail(document: Mapping[str, Any], *path: str) -> str | None:
+    """A short printable string at ``path`` of the key document (non-secret metadata), else None."""
+    value: object = document
+    for name in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > _DETAIL_LIMIT:
+        return None
+    return value if value.isprintable() else None
+
+
+@dataclass(frozen=True)
+class CisKeyInfo:
+    """What a cis key says about itself, nothing secret: its client, token endpoint, service offering
+    (``sap.cloud.service``, ``…central`` for plan central) and global account (``uaa.identityzone`` = its
+    subdomain, ``uaa.tenantid`` = its GUID). Cockpit keys carry all of them; a hand-made key may not."""
+
+    client_id: str
+    token_url: str
+    service: str | None = None
+    subdomain: str | None = None
+    global_account_guid: str | None = None
+
+    @property
+    def plan(self) -> str | None:
+        """The plan named by ``sap.cloud.service`` (``central``, ``central-viewer``, ``local``…), if any."""
+        if self.service is None:
+            return None
+        return self.service.rsplit(".", 1)[-1] or None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "client_id": self.client_id,
+            "token_url": self.token_url,
+            "service": self.service,
+            "plan": self.plan,
+            "global_account_subdomain": self.subdomain,
+            "global_account_guid": self.global_account_guid,
+        }
+
+
 @dataclass(frozen=True)
 class ResolvedCisKey:
-    """The parsed key and a description of the source that won (``env BTP_CIS_SERVICE_KEY_FILE=/path``)."""
+    """The parsed key, a description of the source that won (``env BTP_CIS_SERVICE_KEY_FILE=/path``) and
+    the key's non-secret metadata (:class:`CisKeyInfo`)."""
 
     key: CisServiceKey = field(repr=False)
     source: str
+    info: CisKeyInfo | None = None
+
+
+def parse_cis_key(raw: str | bytes | bytearray | Mapping[str, Any], source: str) -> ResolvedCisKey:
+    """Parse a cis key (bounded, errors name ``source`` only) with its :class:`CisKeyInfo`."""
+    key = CisServiceKey.parse(raw, source=source)  # validates size, nesting, integers, UTF-8, JSON
+    if isinstance(raw, Mapping):
+        document: object = raw
+    else:
+        text = bytes(raw).decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+        document = loads_json(text)
+    doc: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
+    info = CisKeyInfo(
+        client_id=key.uaa.clientid,
+        token_url=key.token_url,
+        service=_detail(doc, "sap.cloud.service"),
+        subdomain=_detail(doc, "uaa", "identityzone"),
+        global_account_guid=_detail(doc, "uaa", "tenantid") or _detail(doc, "uaa", "identityzoneid"),
+    )
+    return ResolvedCisKey(key, source, info)
 
 
 def _check_profile(profile: str, origin: str) -> str:
@@ -88,6 +183,11 @@ def _check_profile(profile: str, origin: str) -> str:
             "(letters, digits, '.', '_' and '-', at most 64 characters)"
         )
     return profile
+
+
+def check_profile(profile: str, origin: str = "keyring profile") -> str:
+    """``profile`` if it is a valid keyring profile name, else :class:`CredentialsError`."""
+    return _check_profile(profile, origin)
 
 
 def _backend_name() -> str:
@@ -127,6 +227,13 @@ def _secure_keyring(where: str, environ: Mapping[str, str]) -> None:
     )
 
 
+def ensure_secure_keyring(where: str) -> None:
+    """:class:`CredentialsError` unless the keyring backend is secure or chosen with
+    ``PYTHON_KEYRING_BACKEND`` (checked before a key is verified: nothing is fetched for a key that could not
+    be stored)."""
+    _secure_keyring(where, os.environ)
+
+
 def _backend_failed(where: str, exc: Exception) -> CredentialsError:
     """The one line for any failure of the keyring backend: its name and the kind of failure, no details
     (a corrupted file backend's parse errors quote the file's lines, that is, stored secrets)."""
@@ -145,10 +252,14 @@ def _from_keyring(profile: str, origin: str) -> ResolvedCisKey:
     if raw is None:
         raise CredentialsError(
             f"{source}: no entry in the keyring backend {_backend_name()}; store the key with "
-            f"btp_infra.credentials.store_in_keyring({profile!r}, ...) or choose another source.\n"
-            + HOW_TO_CONFIGURE
+            f"{_login_hint(profile)} or choose another source.\n" + HOW_TO_CONFIGURE
         )
-    return ResolvedCisKey(CisServiceKey.parse(raw, source=source), source)
+    return parse_cis_key(raw, source)
+
+
+def from_keyring(profile: str, origin: str = "--profile") -> ResolvedCisKey:
+    """The key stored under keyring profile ``profile`` (``origin`` says where the name came from)."""
+    return _from_keyring(_check_profile(profile, origin), origin)
 
 
 def resolve_cis_service_key(
@@ -162,17 +273,18 @@ def resolve_cis_service_key(
     """Find and parse the cis key (order in the module docstring).
 
     ``config_value`` is the decrypted ``btp-infra:cisServiceKey``; ``config_encrypted`` says it is set but
-    could not be decrypted here (offline), which is mentioned when nothing else is configured.
+    could not be decrypted here (offline): unless an env source is set, that is
+    :class:`EncryptedConfigError` (a stack run would use that secret, before any keyring profile).
     ``keyring_profile`` is ``btp-infra:keyringProfile``. ``environ`` defaults to ``os.environ``.
     Raises :class:`ServiceKeyError` (a source holds an invalid key), :class:`CredentialsError` (a source is
-    set but unusable) or :class:`NoCredentialsError` (nothing configured).
+    set but unusable) or :class:`NoCredentialsError` (nothing configured; the message lists the ways in
+    CLI commands).
     """
     env = os.environ if environ is None else environ
 
     raw = env.get(ENV_KEY, "")
     if raw.strip():
-        source = f"env {ENV_KEY}"
-        return ResolvedCisKey(CisServiceKey.parse(raw, source=source), source)
+        return parse_cis_key(raw, f"env {ENV_KEY}")
 
     path_text = env.get(ENV_KEY_FILE, "").strip()
     if path_text:
@@ -191,11 +303,18 @@ def resolve_cis_service_key(
             raise CredentialsError(
                 f"{source}: cannot read the file ({exc.strerror or type(exc).__name__})"
             ) from None
-        return ResolvedCisKey(CisServiceKey.parse(data, source=source), source)
+        return parse_cis_key(data, source)
 
     if config_value is not None and config_value.strip():
-        source = f"Pulumi config {config_source}"
-        return ResolvedCisKey(CisServiceKey.parse(config_value, source=source), source)
+        return parse_cis_key(config_value, f"Pulumi config {config_source}")
+    if config_encrypted:
+        # A stack run decrypts it and uses it before any keyring profile: the keyring does not count here.
+        raise EncryptedConfigError(
+            f"no cis service key available offline: {config_source} is set but encrypted; it is only "
+            "decrypted when Pulumi runs the program, and a stack run uses it before any keyring profile, "
+            f"so it cannot be checked here. To check a key offline, give it with env {ENV_KEY} or "
+            f"{ENV_KEY_FILE} (they come first), or check it with pulumi preview.\n{HOW_TO_CONFIGURE}"
+        )
 
     if keyring_profile:
         return _from_keyring(_check_profile(keyring_profile, CONFIG_KEYRING_PROFILE), CONFIG_KEYRING_PROFILE)
@@ -203,13 +322,7 @@ def resolve_cis_service_key(
     if env_profile:
         return _from_keyring(_check_profile(env_profile, f"env {ENV_PROFILE}"), f"env {ENV_PROFILE}")
 
-    note = ""
-    if config_encrypted:
-        note = (
-            f" ({config_source} is set but encrypted; it is only decrypted when Pulumi runs the program, "
-            "so offline tools need another source)"
-        )
-    raise NoCredentialsError(f"no cis service key configured{note}.\n{HOW_TO_CONFIGURE}")
+    raise NoCredentialsError(f"no cis service key configured.\n{HOW_TO_CONFIGURE}")
 
 
 def resolve_for_tenant(config: TenantConfig, *, environ: Mapping[str, str] | None = None) -> ResolvedCisKey:

@@ -110,6 +110,9 @@ def kubernetes_provider(config: TenantConfig) -> k8s.Provider:
         context=config.kube_context,
         cluster_identifier=config.kube_cluster_identifier,
         enable_secret_mutable=True,
+        # Set: write the objects as YAML files there instead of applying them (no cluster is contacted:
+        # pulumi-kubernetes provider.go, yamlRenderMode) — the local try-out, `btp-infra try`.
+        render_yaml_to_directory=config.render_yaml_to_directory,
     )
 
 

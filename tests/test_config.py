@@ -976,6 +976,7 @@ def test_config_keys_cover_the_documented_keys() -> None:
         "kubeconfig",
         "kubeContext",
         "clusterIdentifier",
+        "renderYamlToDirectory",
         "cisServiceKey",
         "keyringProfile",
         "timeouts",

@@ -18,9 +18,12 @@ from btp_infra.credentials import (
     ENV_PROFILE,
     KEYRING_SERVICE,
     CredentialsError,
+    EncryptedConfigError,
     NoCredentialsError,
     ServiceKeyError,
     delete_from_keyring,
+    from_keyring,
+    parse_cis_key,
     resolve_cis_service_key,
     resolve_for_tenant,
     store_in_keyring,
@@ -100,11 +103,12 @@ def test_nothing_configured_lists_the_four_ways(kr: PlaintextKeyring) -> None:
     for way in (
         "1. env BTP_CIS_SERVICE_KEY=",
         "2. env BTP_CIS_SERVICE_KEY_FILE=",
-        "3. Pulumi config secret: pulumi config set --secret btp-infra:cisServiceKey",
-        "4. keyring:",
-        "btp-infra:keyringProfile or env BTP_INFRA_KEYRING_PROFILE",
+        "3. Pulumi config secret: pulumi config set --secret btp-infra:cisServiceKey < cis-key.json",
+        "4. keyring: btp-infra login --profile PROFILE --service-key-file cis-key.json",
+        "pulumi config set btp-infra:keyringProfile PROFILE (per stack) or env BTP_INFRA_KEYRING_PROFILE",
     ):
         assert way in text
+    assert "btp_infra." not in text and "store_in_keyring" not in text  # commands, not Python functions
 
 
 def test_encrypted_config_value_is_mentioned_when_nothing_else_is_set(
@@ -122,6 +126,54 @@ def test_encrypted_config_value_is_mentioned_when_nothing_else_is_set(
         NoCredentialsError, match=r"btp-infra:cisServiceKey \(.*Pulumi\.t\.yaml\) is set but encrypted"
     ):
         resolve_for_tenant(load_stack_file(stack), environ={})
+
+
+def test_an_encrypted_stack_secret_hides_the_keyring_profile_as_in_a_stack_run(
+    kr: PlaintextKeyring, tmp_path: Path
+) -> None:
+    """A stack run decrypts cisServiceKey and uses it before the keyring: offline, the keyring profile must
+    not be reported as the source; the env sources still come first."""
+    store_in_keyring("prof", json.dumps(cis_key("from-keyring")))
+    stack = tmp_path / "Pulumi.t.yaml"
+    stack.write_text(
+        "config:\n  btp-infra:namespace: incident\n"
+        f"  btp-infra:subaccountId: {GUID}\n"
+        "  btp-infra:kubeContext: kyma\n"
+        "  btp-infra:keyringProfile: prof\n"
+        "  btp-infra:cisServiceKey:\n    secure: v1:abc:def\n",
+        encoding="utf-8",
+    )
+    config = load_stack_file(stack)
+    with pytest.raises(EncryptedConfigError, match="only decrypted when Pulumi runs the program"):
+        resolve_for_tenant(config, environ={})
+    by_env = resolve_for_tenant(config, environ={ENV_KEY: json.dumps(cis_key("from-env"))})
+    assert by_env.key.uaa.clientid == "from-env"
+
+
+def test_key_info_is_the_non_secret_metadata_of_the_key() -> None:
+    document = cis_key("meta")
+    document["sap.cloud.service"] = "com.sap.core.commercial.service.central"
+    document["uaa"] |= {"identityzone": "my-ga", "tenantid": GUID, "identityzoneid": "other"}
+    info = parse_cis_key(json.dumps(document), "test").info
+    assert info is not None
+    assert (info.plan, info.subdomain, info.global_account_guid) == ("central", "my-ga", GUID)
+    assert info.token_url == "https://my-ga.authentication.eu10.hana.ondemand.com/oauth/token"
+    assert "do-not-print" not in json.dumps(info.as_dict())
+    odd = cis_key("odd")
+    odd["sap.cloud.service"] = 7
+    odd["uaa"] |= {"identityzone": "bad\nline", "identityzoneid": GUID}
+    info = parse_cis_key(odd, "test").info
+    assert info is not None
+    assert (info.service, info.plan, info.subdomain, info.global_account_guid) == (None, None, None, GUID)
+
+
+def test_from_keyring_reads_one_profile(kr: PlaintextKeyring) -> None:
+    store_in_keyring("prof", json.dumps(cis_key("stored")))
+    resolved = from_keyring("prof")
+    assert resolved.key.uaa.clientid == "stored"
+    assert resolved.source == "keyring btp-infra/prof (profile from --profile)"
+    with pytest.raises(CredentialsError, match="not a keyring profile name"):
+        from_keyring("no such")
 
 
 def test_resolve_for_tenant_uses_the_config_secret_and_names_the_stack() -> None:
@@ -182,6 +234,7 @@ def test_missing_keyring_entry_names_the_profile(kr: PlaintextKeyring) -> None:
     text = str(info.value)
     assert "keyring btp-infra/absent (profile from btp-infra:keyringProfile): no entry" in text
     assert "PlaintextKeyring" in text
+    assert "btp-infra login --profile absent" in text and "store_in_keyring" not in text
     assert not isinstance(info.value, NoCredentialsError)
 
 

@@ -3,7 +3,9 @@
 Tokens are cached until shortly before ``expires_in``, process-wide and keyed by the credential (token URL,
 client id and a SHA-256 of the secret or key): every client of one credential in a process — all dynamic
 providers of a stack run in one provider process — shares one token. :meth:`invalidate` (after a 401) forces a
-new one; :func:`clear_token_cache` forgets them all. Nothing is cached at import time. Errors never carry
+new one; :func:`clear_token_cache` forgets them all. :meth:`~ClientCredentialsTokenSource.grant` fetches a
+new token with its scopes (:class:`TokenGrant`, for checking what a key may do) and caches it like any other
+fetch. Nothing is cached at import time. Errors never carry
 the secret, the key, or the token: server text in them is redacted of the client secret (as sent, URL-encoded
 and as basic-auth credentials), library exceptions are chained only as redacted causes, and an access token
 that could not go into a header as is (a line break, a space, non-ASCII) is refused without being shown.
@@ -21,6 +23,7 @@ import ssl
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import requests
@@ -34,7 +37,7 @@ from .http import check_token, error_from_response
 if TYPE_CHECKING:  # the stubs' names of what requests builds for urllib3
     from requests.adapters import _HostParams, _PoolKwargs
 
-__all__ = ["ClientCredentialsTokenSource", "X509TokenSource", "clear_token_cache"]
+__all__ = ["ClientCredentialsTokenSource", "TokenGrant", "X509TokenSource", "clear_token_cache"]
 
 EXPIRY_MARGIN = 60.0
 """Seconds before ``expires_in`` at which a cached token is replaced (half the lifetime for short tokens)."""
@@ -80,6 +83,31 @@ _SHARED = _SharedTokens()
 def clear_token_cache() -> None:
     """Forget every cached token of this process (as a new provider process would start)."""
     _SHARED.clear()
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """A token response: the access token (a secret), its scopes (``scope``, space separated; empty when the
+    server sent none) and its lifetime in seconds."""
+
+    access_token: SecretStr = field(repr=False)
+    scopes: frozenset[str]
+    expires_in: float
+
+    def has_scope(self, scope: str) -> bool:
+        """True if the grant holds ``scope``, bare or qualified by an app name (XSUAA's
+        ``<xsappname>.<scope>``, e.g. ``cis-central!b14.global-account.subaccount.read``)."""
+        return any(s == scope or _app_qualified(s, scope) for s in self.scopes)
+
+
+def _app_qualified(granted: str, scope: str) -> bool:
+    """``granted`` is ``<xsappname>.<scope>``: an app name (``name!b14``) then exactly ``scope``."""
+    prefix, dot, rest = granted.partition(".")
+    return bool(dot) and rest == scope and "!" in prefix
+
+
+def _scopes(value: object) -> frozenset[str]:
+    return frozenset(value.split()) if isinstance(value, str) else frozenset()
 
 
 def _fingerprint(*parts: str) -> str:
@@ -129,18 +157,30 @@ class _CachingTokenSource:
             if shared is not None:
                 self._token, self._valid_until = shared
                 return self._token.get_secret_value()
-            started = time.monotonic()
-            body = self._exchange(timeout)
-            what = f"token request to {self.token_url}"
-            access_token = body.get("access_token")
-            if not isinstance(access_token, str) or not access_token:
-                raise BtpError(f"{what}: response has no access_token", operation=what)
-            access_token = check_token(access_token, f"{what}: access_token")
-            lifetime = _lifetime(body.get("expires_in", DEFAULT_LIFETIME))
-            self._token = SecretStr(access_token)
-            self._valid_until = started + lifetime - min(EXPIRY_MARGIN, lifetime / 2)
-            _SHARED.put(self._cache_key(), self._token, self._valid_until)
-            return access_token
+            return self._fetch(timeout).access_token.get_secret_value()
+
+    def grant(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> TokenGrant:
+        """Fetch a new token now (never from the cache: it keeps no scopes) and return it with its scopes.
+
+        The new token replaces this credential's entry of the process-wide cache, exactly as a fetch by
+        :meth:`token` would; nothing else is kept. Errors are those of :meth:`token`."""
+        with self._lock:
+            return self._fetch(timeout)
+
+    def _fetch(self, timeout: tuple[float, float]) -> TokenGrant:
+        """The exchange, checked and cached (the caller holds ``self._lock``)."""
+        started = time.monotonic()
+        body = self._exchange(timeout)
+        what = f"token request to {self.token_url}"
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise BtpError(f"{what}: response has no access_token", operation=what)
+        access_token = check_token(access_token, f"{what}: access_token")
+        lifetime = _lifetime(body.get("expires_in", DEFAULT_LIFETIME))
+        self._token = SecretStr(access_token)
+        self._valid_until = started + lifetime - min(EXPIRY_MARGIN, lifetime / 2)
+        _SHARED.put(self._cache_key(), self._token, self._valid_until)
+        return TokenGrant(self._token, _scopes(body.get("scope")), lifetime)
 
     def invalidate(self) -> None:
         """Forget the cached token (after a 401), here and in the process-wide cache."""

@@ -27,6 +27,7 @@ CONFIG_KEYS: Final[tuple[str, ...]] = (
     "kubeconfig",
     "kubeContext",
     "clusterIdentifier",
+    "renderYamlToDirectory",
     "cisServiceKey",
     "keyringProfile",
     "timeouts",

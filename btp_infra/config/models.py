@@ -398,6 +398,12 @@ class TenantConfig(BaseModel):
         description="a stable name of the cluster (default: kubeContext); a change replaces every Kubernetes "
         "resource of the tenant",
     )
+    render_yaml_to_directory: str | None = Field(
+        default=None,
+        alias="renderYamlToDirectory",
+        description="a directory: write the Kubernetes objects there as YAML instead of applying them "
+        "(pulumi-kubernetes renderYamlToDirectory; what `btp-infra try` uses)",
+    )
     cis_service_key: SecretStr | EncryptedSecret | None = Field(
         default=None,
         alias="cisServiceKey",
@@ -478,6 +484,13 @@ class TenantConfig(BaseModel):
     def _check_cluster_identifier(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise Invalid("is empty", "a stable name of the cluster (default: kubeContext)")
+        return value
+
+    @field_validator("render_yaml_to_directory")
+    @classmethod
+    def _check_render_directory(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise Invalid("is empty", "a directory to write the Kubernetes objects to")
         return value
 
     @field_validator("keyring_profile")

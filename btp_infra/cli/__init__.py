@@ -1,0 +1,12 @@
+"""``btp-infra``: the command line. Thin: parse, call the layers, print.
+
+One module per command group: ``plan`` (the offline plan), ``validate``, ``tenant`` (the catalog), ``fleet``
+(preview/up/refresh/destroy), ``tryout`` (``try``), ``sandbox`` (the emulator), ``credentials`` (the cis key);
+``_app`` holds the click group they register on."""
+
+from __future__ import annotations
+
+from btp_infra.cli import credentials, fleet, plan, sandbox, tenant, tryout, validate
+from btp_infra.cli._app import main
+
+__all__ = ["credentials", "fleet", "main", "plan", "sandbox", "tenant", "tryout", "validate"]
