@@ -6,7 +6,7 @@ One module per command group: ``plan`` (the offline plan), ``validate``, ``tenan
 
 from __future__ import annotations
 
-from btp_infra.cli import credentials, fleet, plan, sandbox, tenant, tryout, validate
+from btp_infra.cli import ci, credentials, fleet, plan, sandbox, tenant, tryout, validate
 from btp_infra.cli._app import main
 
-__all__ = ["credentials", "fleet", "main", "plan", "sandbox", "tenant", "tryout", "validate"]
+__all__ = ["ci", "credentials", "fleet", "main", "plan", "sandbox", "tenant", "tryout", "validate"]
