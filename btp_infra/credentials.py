@@ -63,6 +63,7 @@ __all__ = [
     "delete_from_keyring",
     "ensure_secure_keyring",
     "from_keyring",
+    "insecure_keyring",
     "parse_cis_key",
     "resolve_cis_service_key",
     "resolve_for_tenant",
@@ -213,12 +214,21 @@ def _names(backend: object) -> list[str]:
     return [f"{type(backend).__module__}.{type(backend).__name__}"]
 
 
-def _secure_keyring(where: str, environ: Mapping[str, str]) -> None:
-    """Refuse an insecure backend unless the user chose it with ``PYTHON_KEYRING_BACKEND`` (keyring's own
-    setting): on headless Linux and in containers there is no Secret Service, and keyring would fall back to
-    a plain file (with ``keyrings.alt`` installed) or to nothing."""
+def insecure_keyring(environ: Mapping[str, str]) -> list[str] | None:
+    """The names of the keyring backends when none of them keeps secrets safely (keyring's fail/null
+    backends, a plaintext file) and the user did not choose one with ``PYTHON_KEYRING_BACKEND``; ``None``
+    when the keyring may be used. On headless Linux and in containers there is no Secret Service, and keyring
+    would fall back to a plain file (with ``keyrings.alt`` installed) or to nothing."""
     names = _names(keyring.get_keyring())
     if environ.get(BACKEND_ENV) or (names and not set(names) <= INSECURE_BACKENDS):
+        return None
+    return names
+
+
+def _secure_keyring(where: str, environ: Mapping[str, str]) -> None:
+    """Refuse an insecure backend (:func:`insecure_keyring`) in one line naming the other sources."""
+    names = insecure_keyring(environ)
+    if names is None:
         return
     raise CredentialsError(
         f"{where}: no secure keyring backend on this machine (no Secret Service, Keychain or Credential "

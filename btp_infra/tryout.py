@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from btp_infra.config import load_stack_file, stack_name_of
+from btp_infra.config import load_stack_file, load_yaml_text, stack_name_of
 from btp_infra.conventions import CONFIG_CIS_KEY, CONFIG_KEYRING_PROFILE, config_key
 
 __all__ = [
@@ -55,7 +55,8 @@ def tryout_stack_config(stack_file: Path, out_dir: Path) -> dict[str, Any]:
     loader, so a bad file fails here with its one-line messages), minus credentials and cluster settings,
     plus ``kubeContext`` = :data:`TRY_CONTEXT` and ``renderYamlToDirectory`` = ``out_dir``."""
     load_stack_file(stack_file)
-    document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+    document = load_yaml_text(stack_file.read_text(encoding="utf-8"))  # the config model's hardened loader
+    assert isinstance(document, dict)  # load_stack_file accepted it
     config = {k: v for k, v in dict(document.get("config") or {}).items() if k not in _DROPPED}
     config[config_key("kubeContext")] = TRY_CONTEXT
     config[config_key("renderYamlToDirectory")] = str(out_dir)

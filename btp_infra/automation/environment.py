@@ -28,7 +28,7 @@ import keyring
 import keyring.errors
 
 from btp_infra.automation.pulumi_cli import FleetSetupError, read_project_file
-from btp_infra.credentials import BACKEND_ENV, INSECURE_BACKENDS, KEYRING_SERVICE
+from btp_infra.credentials import BACKEND_ENV, KEYRING_SERVICE, insecure_keyring
 
 __all__ = [
     "ENV_BACKEND_URL",
@@ -99,16 +99,9 @@ def resolve_backend(project_dir: Path, environ: Mapping[str, str] | None = None)
     return Backend(default, "default (local file backend)", {ENV_BACKEND_URL: default})
 
 
-def _backend_names(backend: object) -> list[str]:
-    inner = getattr(backend, "backends", None)  # keyring's ChainerBackend
-    if isinstance(inner, list | tuple):
-        return [name for b in inner for name in _backend_names(b)]
-    return [f"{type(backend).__module__}.{type(backend).__name__}"]
-
-
 def _check_secure_keyring(environ: Mapping[str, str]) -> None:
-    names = _backend_names(keyring.get_keyring())
-    if environ.get(BACKEND_ENV) or (names and not set(names) <= INSECURE_BACKENDS):
+    names = insecure_keyring(environ)
+    if names is None:
         return
     raise FleetSetupError(
         f"no Pulumi passphrase: {ENV_PASSPHRASE} and {ENV_PASSPHRASE_FILE} are not set and there is no "
