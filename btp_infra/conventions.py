@@ -28,6 +28,7 @@ __all__ = [
     "DYNAMIC_TYPE_PREFIX",
     "GUID_RE",
     "KEYRING_PROFILE_RE",
+    "LABEL_ENVIRONMENT",
     "LABEL_ISTIO_INJECTION",
     "LABEL_MANAGED_BY",
     "LABEL_OPERATOR_CONFIG",
@@ -40,6 +41,7 @@ __all__ = [
     "OPERATOR_PLAN",
     "OPERATOR_SECRET_BASE_NAME",
     "OPERATOR_SECRET_VALUE_KEYS",
+    "PRODUCTION_ENVIRONMENT",
     "PROJECT",
     "PROVIDER_KEY",
     "RESERVED_NAMESPACE_PREFIX",
@@ -146,6 +148,9 @@ LABEL_TENANT: Final = "btp-infra.io/tenant"
 LABEL_SUBACCOUNT: Final = "btp-infra.io/subaccount"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = PROJECT
+LABEL_ENVIRONMENT: Final = "environment"
+"""The tenant label (``btp-infra:labels``) that marks a tenant's environment; ``production`` gates deploys."""
+PRODUCTION_ENVIRONMENT: Final = "production"
 
 # The operator credentials Secret (btp-api.md §A.1).
 OPERATOR_SECRET_BASE_NAME: Final = "sap-btp-service-operator"

@@ -22,8 +22,10 @@ from test_install_paths import INSTALL_SECONDS, fresh_copy, offline_pip_env
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = {p.name: p for p in sorted((ROOT / ".github" / "workflows").glob("*.yml"))}
 PINNED_PULUMI = re.compile(r"^\d+\.\d+\.\d+$")
-#: The only write permissions, and the one job each may appear in.
+#: The only write permissions, and the one job each may appear in (besides ``id-token: write``, which exactly
+#: the jobs that log in to Pulumi Cloud through OIDC have).
 ALLOWED_WRITES = {("preview.yml", "comment", "pull-requests"), ("drift.yml", "issues", "issues")}
+OIDC_ACTION = "pulumi/auth-actions@v2"
 
 
 def load(name: str) -> dict[Any, Any]:
@@ -69,9 +71,11 @@ def test_every_job_has_least_privilege_permissions() -> None:
         permissions = job.get("permissions")
         assert isinstance(permissions, dict), (name, job_id)
         assert permissions.get("contents") == "read", (name, job_id)
+        oidc = any(st.get("uses") == OIDC_ACTION for st in job.get("steps", []))
+        assert (permissions.get("id-token") == "write") is oidc, (name, job_id)
         for scope, level in permissions.items():
             assert level in {"read", "write", "none"}
-            if level == "write":
+            if level == "write" and scope != "id-token":
                 assert (name, job_id, scope) in ALLOWED_WRITES, (name, job_id, scope)
     for name, job_id, scope in ALLOWED_WRITES:
         assert load(name)["jobs"][job_id]["permissions"][scope] == "write"
@@ -81,6 +85,8 @@ def test_every_matrix_is_bounded() -> None:
     matrices = [(name, job_id, job) for name, job_id, job in jobs() if "matrix" in job.get("strategy", {})]
     assert {(n, j) for n, j, _ in matrices} >= {
         ("preview.yml", "preview"),
+        ("preview.yml", "offboard-preview"),
+        ("deploy.yml", "plan"),
         ("deploy.yml", "up"),
         ("drift.yml", "preview"),
     }
@@ -123,11 +129,27 @@ def test_the_pulumi_cli_is_pinned_and_the_action_is_v6_or_later() -> None:
         assert PINNED_PULUMI.match(version), (name, job_id, version)
 
 
-def test_previews_and_deploys_create_missing_stacks_with_the_policy_pack() -> None:
+def test_the_action_only_installs_the_cli_and_one_pulumi_run_per_step() -> None:
+    """pulumi/actions without ``command`` installs the CLI and exits (src/main.ts, ``installOnly``); every
+    Pulumi operation is one CLI call whose output the workflow keeps (no second preview for the comment)."""
     for name, job_id, s in pulumi_steps():
-        if s["with"].get("command") in {"preview", "up"}:
-            assert s["with"]["upsert"] is True, (name, job_id)
-            assert s["with"]["policyPacks"] == "policies", (name, job_id)
+        assert set(s["with"]) == {"pulumi-version"}, (name, job_id)
+    preview = step("preview.yml", "preview", "pulumi preview")["run"]
+    assert 'pulumi stack select --create "$STACK"' in preview  # a new stack file: its stack is created
+    assert preview.count("pulumi preview ") == 1
+    assert 'pulumi preview --stack "$STACK" --refresh --policy-pack policies --json' in preview
+    offboard = step("preview.yml", "offboard-preview", "destroy --preview-only")["run"]
+    assert 'pulumi destroy --stack "$STACK" --preview-only --refresh --json' in offboard
+    plan = step("deploy.yml", "plan", "save-plan")["run"]
+    assert 'pulumi stack select --create "$STACK"' in plan
+    assert '--refresh --policy-pack policies --save-plan "plan/$STACK.json"' in plan
+    up = step("deploy.yml", "up", "up --plan")["run"]
+    assert up == 'pulumi up --stack "$STACK" --yes --refresh --policy-pack policies --plan "plan/$STACK.json"'
+    assert load("deploy.yml")["jobs"]["up"]["needs"] == ["affected", "plan"]
+    download = [
+        s for s in load("deploy.yml")["jobs"]["up"]["steps"] if "download-artifact" in s.get("uses", "")
+    ]
+    assert download[0]["with"]["name"] == "plan-${{ matrix.stack }}"
     drift = step("drift.yml", "preview", "expect-no-changes")["run"]
     assert "--refresh --expect-no-changes --policy-pack policies" in drift
 
@@ -149,17 +171,45 @@ def test_the_preview_runs_only_where_secrets_exist() -> None:
 
 
 def test_inputs_come_from_repository_secrets_through_env() -> None:
+    pulumi_jobs = 0
     for name, job_id, job in jobs():
         env = job.get("env", {})
-        if "BTP_CIS_SERVICE_KEY" in env:
-            assert env["BTP_CIS_SERVICE_KEY"] == "${{ secrets.BTP_CIS_SERVICE_KEY }}"
-            assert env["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-            assert env["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
-            assert "PULUMI_BACKEND_URL" in env
-            kube = [s for s in job["steps"] if s.get("name") == "kubeconfig"]
-            assert len(kube) == 1, (name, job_id)
-            assert kube[0]["env"] == {"KUBECONFIG_CONTENT": "${{ secrets.KUBECONFIG }}"}
-            assert kube[0]["run"].splitlines()[0] == "umask 077"
+        if "BTP_CIS_SERVICE_KEY" not in env:
+            continue
+        pulumi_jobs += 1
+        assert env == {
+            "PULUMI_BACKEND_URL": "${{ secrets.PULUMI_BACKEND_URL }}",
+            "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+            "BTP_CIS_SERVICE_KEY": "${{ secrets.BTP_CIS_SERVICE_KEY }}",
+        }, (name, job_id)
+        by_name = {s.get("name"): s for s in job["steps"]}
+        kube = by_name["kubeconfig"]
+        assert kube["env"] == {"KUBECONFIG_CONTENT": "${{ secrets.KUBECONFIG }}"}
+        assert kube["run"].splitlines()[0] == "umask 077"
+        # Pulumi Cloud: OIDC when the workflow names the organization, else the token secret (if any).
+        oidc = by_name["Pulumi Cloud token through OIDC"]
+        assert (oidc["uses"], oidc["if"]) == (OIDC_ACTION, "env.PULUMI_ORGANIZATION != ''")
+        assert oidc["with"]["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+        token = by_name["Pulumi Cloud token from the repository secret"]
+        assert token["if"] == "env.PULUMI_ORGANIZATION == ''"
+        assert token["env"] == {"TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+        names = list(by_name)
+        assert names.index("Pulumi Cloud token through OIDC") < names.index("install the pinned Pulumi CLI")
+    assert pulumi_jobs == 6
+    for name in ("preview.yml", "deploy.yml", "drift.yml"):
+        assert load(name)["env"]["PULUMI_ORGANIZATION"] == ""
+
+
+def test_the_token_step_exports_the_secret_only_when_set(tmp_path: Path) -> None:
+    script = step("deploy.yml", "up", "token from the repository secret")["run"]
+    for token, expected in (("", ""), ("pul-0123", "PULUMI_ACCESS_TOKEN=pul-0123\n")):
+        out = tmp_path / f"env{len(token)}"
+        out.write_text("")
+        done = run_step(
+            script, tmp_path, {"PATH": os.environ["PATH"], "TOKEN": token, "GITHUB_ENV": str(out)}
+        )
+        assert done.returncode == 0, done.stderr
+        assert out.read_text() == expected
 
 
 def test_the_ci_commands_are_called_as_specified() -> None:
@@ -297,32 +347,146 @@ def test_the_validate_step_annotates_the_changed_line(workspace: tuple[Path, dic
     assert f"::error file=stacks/Pulumi.orders.yaml,line={line_no}" in done.stdout, done.stdout
 
 
-@pytest.mark.skipif(shutil.which("yq") is None or shutil.which("jq") is None, reason="needs yq and jq")
-def test_the_production_step_marks_labelled_tenants_before_or_after(tmp_path: Path) -> None:
-    """deploy.yml's production split, in a throwaway git repository: the label on either commit."""
-    repo = tmp_path / "repo"
-    (repo / "stacks").mkdir(parents=True)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+def git_history(clone: Path, change: Any) -> tuple[str, str]:
+    """Commit ``clone`` as a base, apply ``change(clone)``, commit it as the head; the two SHAs."""
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
     subprocess.run([*git, "init", "-q"], check=True)
-    prod = "config:\n  btp-infra:protect: true\n  btp-infra:labels:\n    environment: production\n"
-    (repo / "stacks" / "Pulumi.a.yaml").write_text(prod)
-    (repo / "stacks" / "Pulumi.b.yaml").write_text("config:\n  btp-infra:protect: true\n")
-    (repo / "stacks" / "Pulumi.c.yaml").write_text(prod)
-    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "base"], check=True)
-    base = subprocess.run(
-        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    (repo / "stacks" / "Pulumi.c.yaml").write_text("config:\n  btp-infra:labels:\n    environment: staging\n")
-    output = tmp_path / "out"
-    env = dict(os.environ) | {
-        "BASE_SHA": base,
-        "STACKS": '["a", "b", "c", "new"]',
-        "GITHUB_OUTPUT": str(output),
-    }
-    done = run_step(step("deploy.yml", "affected", "production")["run"], repo, env)
+    base = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    change(clone)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "head"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    return base.stdout.strip(), head.stdout.strip()
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def test_deploys_affected_step_names_the_production_tenants_before_or_after(
+    workspace: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """deploy.yml's production split comes from `btp-infra ci affected`: the label on either commit."""
+    clone, env = workspace
+    with_tenants(clone, "a", "b", "c")
+    prod = "btp-infra:labels:\n    environment: production\n"
+    for stack in ("a", "c"):
+        path = clone / "stacks" / f"Pulumi.{stack}.yaml"
+        path.write_text(path.read_text().replace("config:\n", "config:\n  " + prod, 1))
+
+    def change(repo: Path) -> None:
+        for stack in ("a", "b"):
+            path = repo / "stacks" / f"Pulumi.{stack}.yaml"
+            path.write_text(path.read_text() + "# touched\n")
+        path = repo / "stacks" / "Pulumi.c.yaml"
+        path.write_text(path.read_text().replace("environment: production", "environment: staging"))
+
+    try:
+        base, head = git_history(clone, change)
+        output = tmp_path / "out"
+        output.write_text("")
+        done = run_step(
+            step("deploy.yml", "affected", "ci affected")["run"],
+            clone,
+            env | {"BASE_SHA": base, "HEAD_SHA": head, "GITHUB_OUTPUT": str(output)},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs = github_outputs(output)
+        assert json.loads(outputs["stacks"]) == ["a", "b", "c"]
+        assert json.loads(outputs["production"]) == ["a", "c"]
+    finally:
+        shutil.rmtree(clone / ".git")
+
+
+STUB_PULUMI = """#!/bin/sh
+# A stand-in for the Pulumi CLI in the workflows' shell steps: records its arguments, prints JSON on stdout
+# and a line on stderr, exits with $STUB_EXIT.
+printf '%s\\n' "$*" >> "$STUB_LOG"
+case "$1" in
+  preview|destroy) urn="urn:pulumi:$STUB_STACK::btp-infra::kubernetes:core/v1:Namespace::tenant-namespace"
+     printf '{"steps": [{"op": "create", "urn": "%s"}], "diagnostics": []}\\n' "$urn"
+     echo "stub stderr for $1" >&2
+     exit "${STUB_EXIT:-0}";;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def stub_pulumi(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(STUB_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    log = tmp_path / "pulumi-calls.log"
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STUB_LOG": str(log)}, log
+
+
+@pytest.mark.parametrize("exit_code", [0, 255])
+def test_the_preview_step_keeps_json_log_and_exit_status_for_the_comment(
+    tmp_path: Path, stub_pulumi: tuple[dict[str, str], Path], exit_code: int
+) -> None:
+    env, log = stub_pulumi
+    work = tmp_path / "work"
+    work.mkdir()
+    env |= {"STACK": "orders", "STUB_STACK": "orders", "STUB_EXIT": str(exit_code)}
+    done = run_step(step("preview.yml", "preview", "pulumi preview")["run"], work, env)
+    assert done.returncode == exit_code
+    assert log.read_text().splitlines() == [
+        "stack select --create orders",
+        "preview --stack orders --refresh --policy-pack policies --json",
+    ]
+    assert json.loads((work / "preview" / "orders.json").read_text())["steps"][0]["op"] == "create"
+    assert (work / "preview" / "orders.exitcode").read_text() == f"{exit_code}\n"
+    assert (work / "preview" / "orders.log").read_text() == "stub stderr for preview\n"
+    assert "stub stderr for preview" in done.stderr  # the job log shows it too
+    from btp_infra.ci.report import aggregate, load_documents
+
+    [tenant], _ = aggregate(None, load_documents([work / "preview"]))
+    assert (tenant.stack, tenant.changes["create"]) == ("orders", 1)
+    assert tenant.previewed == ("succeeded" if exit_code == 0 else "failed")
+
+
+def test_the_offboard_preview_restores_the_file_and_previews_the_destroy(
+    workspace: tuple[Path, dict[str, str]], tmp_path: Path, stub_pulumi: tuple[dict[str, str], Path]
+) -> None:
+    clone, env = workspace
+    with_tenants(clone, "orders", "billing")
+    stub_env, log = stub_pulumi
+    try:
+        base, _ = git_history(clone, lambda repo: (repo / "stacks" / "Pulumi.billing.yaml").unlink())
+        job = env | stub_env | {"STACK": "billing", "STUB_STACK": "billing", "BASE_SHA": base}
+        restore = run_step(step("preview.yml", "offboard-preview", "restore")["run"], clone, job)
+        assert restore.returncode == 0, restore.stderr
+        assert "btp-infra:namespace: billing" in (clone / "stacks" / "Pulumi.billing.yaml").read_text()
+        done = run_step(step("preview.yml", "offboard-preview", "destroy --preview-only")["run"], clone, job)
+        assert done.returncode == 0, done.stderr
+        assert log.read_text().splitlines() == ["destroy --stack billing --preview-only --refresh --json"]
+        assert (clone / "preview" / "billing.exitcode").read_text() == "0\n"
+    finally:
+        shutil.rmtree(clone / ".git")
+        shutil.rmtree(clone / "preview", ignore_errors=True)
+
+
+def test_the_deploy_plan_and_up_steps(tmp_path: Path, stub_pulumi: tuple[dict[str, str], Path]) -> None:
+    env, log = stub_pulumi
+    summary = tmp_path / "summary.md"
+    env |= {"STACK": "orders", "STUB_STACK": "orders", "GITHUB_STEP_SUMMARY": str(summary)}
+    done = run_step(step("deploy.yml", "plan", "save-plan")["run"], tmp_path, env)
     assert done.returncode == 0, done.stderr
-    assert output.read_text() == 'production=["a","c"]\n'
+    assert run_step(step("deploy.yml", "up", "up --plan")["run"], tmp_path, env).returncode == 0
+    assert log.read_text().splitlines() == [
+        "stack select --create orders",
+        "preview --stack orders --refresh --policy-pack policies --save-plan plan/orders.json --color never",
+        "up --stack orders --yes --refresh --policy-pack policies --plan plan/orders.json",
+    ]
+    text = summary.read_text()
+    assert text.startswith("### Update plan of `orders`") and "stub stderr for preview" in text
+    assert text.rstrip().endswith("```")
+    failing = run_step(step("deploy.yml", "plan", "save-plan")["run"], tmp_path, env | {"STUB_EXIT": "3"})
+    assert failing.returncode == 3  # a failed preview fails the job: no plan, no up
 
 
 def test_the_affected_and_comment_steps_accept_what_the_workflows_pass(

@@ -14,6 +14,11 @@ Rules, first match wins, per changed path (a rename counts for both its old and 
    missed one is not).
 
 A base of all zeros (GitHub's ``before`` of a push that created the branch) → every stack on head.
+
+``production``: the affected and offboarded tenants whose stack file, on ``base`` or on ``head``, carries the
+tenant label ``environment: production`` (``btp-infra:labels``) — read from both commits, so a change that
+removes the label still needs the production approval; a file that cannot be read as YAML counts as
+production (the approval is the safe side).
 """
 
 from __future__ import annotations
@@ -26,7 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-__all__ = ["Affected", "Change", "GitError", "affected", "classify", "git_changes", "parse_name_status"]
+import yaml
+
+from btp_infra.config.yamltext import load_yaml_text
+from btp_infra.conventions import LABEL_ENVIRONMENT, PRODUCTION_ENVIRONMENT, config_key
+
+__all__ = [
+    "Affected",
+    "Change",
+    "GitError",
+    "affected",
+    "classify",
+    "git_changes",
+    "is_production",
+    "parse_name_status",
+    "production_stacks",
+]
 
 _IGNORED_DIRS: Final = (
     "docs/",
@@ -65,6 +85,7 @@ class Affected:
 
     stacks: list[str] = field(default_factory=list)
     offboard: list[str] = field(default_factory=list)
+    production: list[str] = field(default_factory=list)
     all: bool = False
     reasons: dict[str, list[str]] = field(default_factory=dict)
     shared: list[str] = field(default_factory=list)
@@ -74,6 +95,7 @@ class Affected:
         return {
             "stacks": self.stacks,
             "offboard": self.offboard,
+            "production": self.production,
             "all": self.all,
             "reasons": self.reasons,
             "shared": self.shared,
@@ -88,12 +110,17 @@ class Affected:
         return (
             f"stacks={json.dumps(self.stacks, separators=(',', ':'))}\n"
             f"offboard={json.dumps(self.offboard, separators=(',', ':'))}\n"
+            f"production={json.dumps(self.production, separators=(',', ':'))}\n"
             f"all={'true' if self.all else 'false'}\n"
             f"any={'true' if self.stacks or self.offboard else 'false'}\n"
         )
 
     def text(self) -> str:
-        lines = [f"stacks: {', '.join(self.stacks) or '-'}", f"offboard: {', '.join(self.offboard) or '-'}"]
+        lines = [
+            f"stacks: {', '.join(self.stacks) or '-'}",
+            f"offboard: {', '.join(self.offboard) or '-'}",
+            f"production: {', '.join(self.production) or '-'}",
+        ]
         if self.all:
             lines.append(
                 f"all stacks: shared change ({', '.join(self.shared[:5])}"
@@ -235,11 +262,53 @@ def _other(result: Affected, path: str, stacks_dir: str) -> None:
     (result.shared if _kind(path, stacks_dir) == "shared" else result.ignored).append(path)
 
 
+def is_production(text: str) -> bool:
+    """Whether a stack file's text labels its tenant ``environment: production`` (unreadable: yes)."""
+    try:
+        doc = load_yaml_text(text)
+    except yaml.YAMLError:
+        return True
+    config = doc.get("config") if isinstance(doc, dict) else None
+    labels = config.get(config_key("labels")) if isinstance(config, dict) else None
+    return isinstance(labels, dict) and labels.get(LABEL_ENVIRONMENT) == PRODUCTION_ENVIRONMENT
+
+
+def _file_at(repo: Path, ref: str, path: str) -> str | None:
+    try:
+        return _git(repo, "show", f"{ref}:{path}")
+    except GitError:  # not there at that commit (a new or a deleted stack)
+        return None
+
+
+def production_stacks(
+    repo: Path, refs: Sequence[str], stacks: Iterable[str], stacks_dir: str = "stacks"
+) -> list[str]:
+    """The ``stacks`` whose file is production (:func:`is_production`) at any of ``refs``."""
+    found: list[str] = []
+    for stack in sorted(set(stacks)):
+        for ref in refs:
+            texts = (
+                _file_at(repo, ref, f"{stacks_dir.rstrip('/')}/Pulumi.{stack}.{ext}")
+                for ext in ("yaml", "yml")
+            )
+            if any(text is not None and is_production(text) for text in texts):
+                found.append(stack)
+                break
+    return found
+
+
 def affected(repo: Path, base: str, head: str = "HEAD", stacks_dir: str = "stacks") -> Affected:
-    """:func:`classify` over the git changes between ``base`` and ``head`` of ``repo``."""
+    """:func:`classify` over the git changes between ``base`` and ``head`` of ``repo``, with the
+    production tenants among them."""
     if re.fullmatch(r"0+", base):  # a push that created the branch: no previous commit to compare with
         stacks = stacks_at(repo, head, stacks_dir)
         why = f"no base commit ({base[:12]}...): every stack"
-        return Affected(stacks=stacks, all=True, reasons={s: [why] for s in stacks}, shared=["(no base)"])
+        result = Affected(stacks=stacks, all=True, reasons={s: [why] for s in stacks}, shared=["(no base)"])
+        result.production = production_stacks(repo, [head], stacks, stacks_dir)
+        return result
     changes = git_changes(repo, base, head)
-    return classify(changes, head_stacks=stacks_at(repo, head, stacks_dir), stacks_dir=stacks_dir)
+    result = classify(changes, head_stacks=stacks_at(repo, head, stacks_dir), stacks_dir=stacks_dir)
+    # The merge base, not base itself: what the change started from (base may have moved on since).
+    start = _git(repo, "merge-base", base, head).strip() or base
+    result.production = production_stacks(repo, [start, head], [*result.stacks, *result.offboard], stacks_dir)
+    return result

@@ -42,6 +42,8 @@ __all__ = [
 
 GITHUB_LIMIT: Final = 65_536
 """GitHub's limit on an issue or comment body, characters."""
+LOG_TAIL_LINES: Final = 20
+"""How much of a failed preview's stderr (``<stack>.log``) a tenant's details show."""
 SENSITIVE_TYPES: Final = {
     TYPE_SECRET: "Secret",
     TYPE_NAMESPACE: "namespace",
@@ -127,6 +129,7 @@ class Tenant:
     advisory: int = 0
     messages: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)  # "<change> <type> <name> (<properties>)", raw previews
     offboard: bool = False
 
     @property
@@ -142,10 +145,32 @@ def load_documents(paths: Sequence[Path]) -> list[tuple[Path, Any]]:
     docs: list[tuple[Path, Any]] = []
     for file in files:
         try:
-            docs.append((file, json.loads(file.read_text(encoding="utf-8"))))
+            text = file.read_text(encoding="utf-8")
+            if not text.strip() and exit_code(file) is not None:
+                # The CLI failed before it printed its JSON (a stack that could not be selected, a crash):
+                # the tenant shows as failed with the log's tail, and the other tenants' comment still posts.
+                docs.append((file, {"steps": [], "diagnostics": []}))
+                continue
+            docs.append((file, json.loads(text)))
         except (OSError, ValueError) as err:
             raise ValueError(f"{file}: not a readable JSON document ({err})") from None
     return docs
+
+
+def exit_code(path: Path) -> int | None:
+    """The exit status the workflow recorded next to a raw preview (``<stack>.exitcode``), if any."""
+    try:
+        return int(path.with_suffix(".exitcode").read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        text = path.with_suffix(".log").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
 def _type_of(step: dict[str, Any]) -> str:
@@ -212,7 +237,10 @@ def aggregate(
         else:
             raise ValueError(f"{path}: neither btp-infra fleet JSON nor pulumi preview --json output")
     for stack in offboard:
-        get(stack).offboard = True
+        t = get(stack)
+        t.offboard = True
+        if t.operation == "preview":  # its raw document is the offboarding's `pulumi destroy --preview-only`
+            t.operation = "destroy --preview-only"
     ordered = sorted(tenants.values(), key=lambda t: t.stack)
     for t in ordered:
         if t.offboard:
@@ -225,10 +253,15 @@ def aggregate(
 def _raw_preview(path: Path, doc: dict[str, Any], get: Callable[[str], Tenant], flags: list[Flag]) -> None:
     per_urn: dict[str, set[str]] = {}
     types: dict[str, str] = {}
+    reasons_of: dict[str, set[str]] = {}  # property names only (diffReasons/replaceReasons), never values
     for step in doc.get("steps", []):
         urn = str(step.get("urn", ""))
         per_urn.setdefault(urn, set()).add(str(step.get("op", "same")))
         types[urn] = _type_of(step)
+        for key in ("replaceReasons", "diffReasons"):
+            names = step.get(key)
+            if isinstance(names, list):
+                reasons_of.setdefault(urn, set()).update(str(n) for n in names)
     stack = next((s for s in map(_stack_of_urn, per_urn) if s), None) or path.stem.removeprefix("preview-")
     t = get(stack)
     t.previewed = (
@@ -238,6 +271,17 @@ def _raw_preview(path: Path, doc: dict[str, Any], get: Callable[[str], Tenant], 
     for d in doc.get("diagnostics", []):
         if d.get("severity") == "error":
             t.errors.append(f"preview: {str(d.get('message', '')).strip()}")
+    code = exit_code(path)
+    if code:
+        # `pulumi preview --json` leaves policy events out of its document (pkg/backend/display/json.go,
+        # ShowPreviewDigest: "we don't handle policy events in JSON serialization"): a mandatory violation
+        # shows only as the exit status; the plan column carries the pack's verdicts.
+        t.previewed = "failed"
+        t.errors.append(
+            f"pulumi {t.operation} exited {code} (an error or a mandatory policy violation; the JSON output "
+            "has no policy results: see the job log and the policy column)"
+        )
+        t.errors.extend(f"  {line}" for line in _log_tail(path))
     for urn, ops in per_urn.items():
         if types[urn] == "pulumi:pulumi:Stack":
             continue
@@ -252,6 +296,10 @@ def _raw_preview(path: Path, doc: dict[str, Any], get: Callable[[str], Tenant], 
         else:
             kind = "same"
         t.changes[kind] = t.changes.get(kind, 0) + 1
+        if kind != "same":
+            reasons = sorted(reasons_of.get(urn, set()))
+            because = f" ({', '.join(reasons)})" if reasons else ""
+            t.steps.append(f"{kind} {types[urn]} {urn.rsplit('::', 1)[-1]}{because}")
         if kind in ("replace", "delete") and types[urn] in SENSITIVE_TYPES:
             flags.append(Flag(stack, kind, SENSITIVE_TYPES[types[urn]], urn.rsplit("::", 1)[-1]))
 
@@ -315,13 +363,16 @@ def tenant_row(t: Tenant) -> str:
 
 
 def details_block(t: Tenant, redact: Callable[[str], str], max_chars: int = 8000) -> str | None:
-    lines = [*t.errors, *t.messages]
+    findings = [*t.errors, *t.messages]
+    lines = findings + (["changes:", *(f"  {s}" for s in t.steps)] if t.steps else [])
     if not lines:
         return None
     text = redact("\n".join(lines))
     if len(text) > max_chars:  # cut the redacted text (a cut cannot make a secret appear)
         text = text[:max_chars].rsplit("\n", 1)[0] + f"\n… ({len(text) - max_chars} more characters cut)"
-    summary = f"<summary><code>{_cell(t.stack)}</code>: {len(lines)} finding(s)</summary>"
+    counts = [f"{len(findings)} finding(s)"] if findings else []
+    counts += [f"{len(t.steps)} change(s)"] if t.steps else []
+    summary = f"<summary><code>{_cell(t.stack)}</code>: {', '.join(counts)}</summary>"
     return f"<details>{summary}\n\n{fence(text)}\n</details>\n"
 
 

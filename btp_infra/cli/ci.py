@@ -24,7 +24,9 @@ def ci() -> None:
 @click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The head ref.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON decision.")
 @click.option(
-    "--github-output", is_flag=True, help="Append stacks=/offboard=/all=/any= lines to $GITHUB_OUTPUT."
+    "--github-output",
+    is_flag=True,
+    help="Append stacks=/offboard=/production=/all=/any= lines to $GITHUB_OUTPUT.",
 )
 @click.option(
     "--stacks-dir", default="stacks", show_default=True, help="Where the stack files are (repo-relative)."
@@ -51,9 +53,11 @@ def affected(
                                                              -> nothing
     - any other path                                         -> every stack (conservative)
     - --base 0000... (a push that created the branch)        -> every stack
+    - production: those of them (affected or offboarded) whose stack file carries
+      btp-infra:labels {environment: production} on the base or the head commit
 
-    JSON: {"stacks": [...], "offboard": [...], "all": bool, "reasons": {stack: [why]}, "shared": [paths],
-    "ignored": [paths]}. Exit code 0; 1 a git error (unknown ref, not a repository).
+    JSON: {"stacks": [...], "offboard": [...], "production": [...], "all": bool, "reasons": {stack: [why]},
+    "shared": [paths], "ignored": [paths]}. Exit code 0; 1 a git error (unknown ref, not a repository).
     """
     from btp_infra.ci.affected import GitError
     from btp_infra.ci.affected import affected as decide

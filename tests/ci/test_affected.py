@@ -162,7 +162,7 @@ def test_github_output(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     out.write_text("earlier=1\n")
     monkeypatch.setenv("GITHUB_OUTPUT", str(out))
     run(repo, "--github-output")
-    assert out.read_text() == 'earlier=1\nstacks=[]\noffboard=["hr"]\nall=false\nany=true\n'
+    assert out.read_text() == ('earlier=1\nstacks=[]\noffboard=["hr"]\nproduction=[]\nall=false\nany=true\n')
 
 
 def test_unknown_ref_is_exit_1(repo: Path) -> None:
@@ -174,7 +174,8 @@ def test_text_output(repo: Path) -> None:
     (repo / "stacks/Pulumi.orders.yaml").write_text("changed: 1\n")
     commit(repo)
     result = CliRunner().invoke(main, ["ci", "affected", "--base", "main", "--repo-dir", str(repo)])
-    assert result.exit_code == 0 and result.output.startswith("stacks: orders\noffboard: -\n")
+    assert result.exit_code == 0
+    assert result.output.startswith("stacks: orders\noffboard: -\nproduction: -\n")
 
 
 def test_parse_and_classify_without_git() -> None:
@@ -202,3 +203,43 @@ def test_zero_base_is_every_stack(repo: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["all"] is True and doc["stacks"] == ["billing", "hr", "orders"] and doc["offboard"] == []
+
+
+PRODUCTION = "config:\n  btp-infra:labels:\n    environment: production\n"
+
+
+def test_production_is_the_label_on_the_base_or_the_head(repo: Path) -> None:
+    """The approval follows the label on either commit: added here, removed here, on an offboarded tenant,
+    or on a stack the change does not touch (not listed: it is not deployed)."""
+    (repo / "stacks/Pulumi.hr.yaml").write_text(PRODUCTION)  # the base: hr is production
+    (repo / "stacks/Pulumi.billing.yaml").write_text(PRODUCTION + "# billing\n")
+    commit(repo, "labels")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    git(repo, "checkout", "-q", "pr")
+    (repo / "stacks/Pulumi.hr.yaml").write_text("config:\n  btp-infra:labels:\n    environment: test\n")
+    (repo / "stacks/Pulumi.orders.yaml").write_text(PRODUCTION + "# orders\n")  # becomes production
+    (repo / "stacks/Pulumi.new.yaml").write_text("config:\n  btp-infra:tenant: new\n")
+    commit(repo)
+    doc = run(repo)
+    assert doc["stacks"] == ["hr", "new", "orders"]
+    assert doc["production"] == ["hr", "orders"]  # billing is production but untouched
+    (repo / "stacks/Pulumi.billing.yaml").unlink()
+    commit(repo, "offboard billing")
+    doc = run(repo)
+    assert doc["offboard"] == ["billing"] and doc["production"] == ["billing", "hr", "orders"]
+
+
+def test_an_unreadable_stack_file_counts_as_production(repo: Path) -> None:
+    (repo / "stacks/Pulumi.orders.yaml").write_text("config: [unclosed\n")
+    commit(repo)
+    assert run(repo)["production"] == ["orders"]
+
+
+def test_zero_base_lists_production_from_head(repo: Path) -> None:
+    (repo / "stacks/Pulumi.orders.yaml").write_text(PRODUCTION)
+    commit(repo)
+    result = CliRunner().invoke(
+        main, ["ci", "affected", "--base", "0" * 40, "--repo-dir", str(repo), "--json"]
+    )
+    assert json.loads(result.output)["production"] == ["orders"]

@@ -346,3 +346,94 @@ def test_fleet_run_that_did_not_start_is_a_failed_tenant(tmp_path: Path) -> None
     assert [(t.stack, t.previewed, t.errors) for t in tenants] == [
         ("orders", "failed", ["preview did not start: the Pulumi CLI was not found"])
     ]
+
+
+def test_a_failed_raw_preview_shows_its_exit_status_and_log_tail(tmp_path: Path) -> None:
+    """preview.yml records `pulumi preview`'s exit status and stderr next to its JSON; a mandatory policy
+    violation is only visible there (the JSON has no policy events)."""
+    write(
+        tmp_path / "orders.json",
+        raw_preview("orders", ("create", "kubernetes:core/v1:Namespace", "orders-namespace")),
+    )
+    (tmp_path / "orders.exitcode").write_text("255\n")
+    (tmp_path / "orders.log").write_text(
+        "\n".join(f"noise {i}" for i in range(40)) + f"\nmandatory: btp-tenant-labels clientsecret={SECRET}\n"
+    )
+    (tmp_path / "hr.json").write_text("")  # the CLI failed before printing anything
+    (tmp_path / "hr.exitcode").write_text("1")
+    (tmp_path / "hr.log").write_text("error: no stack named 'hr' found\n")
+    write(tmp_path / "billing.json", raw_preview("billing"))
+    (tmp_path / "billing.exitcode").write_text("0")
+    result = CliRunner().invoke(
+        main, ["ci", "comment", "--preview", str(tmp_path), "--stacks-dir", str(tmp_path), "--no-summary"]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "| `orders` | 1 | 0 | 0 | 0 | ❌ failed |" in out
+    assert "| `hr` | 0 | 0 | 0 | 0 | ❌ failed |" in out
+    assert "| `billing` | 0 | 0 | 0 | 0 | ✅ succeeded |" in out
+    assert "pulumi preview exited 255" in out and "no stack named 'hr' found" in out
+    assert "mandatory: btp-tenant-labels" in out and "noise 39" in out
+    assert "noise 5\n" not in out  # only the tail
+    assert SECRET not in out
+
+
+def test_raw_preview_steps_name_the_changed_properties_never_values(tmp_path: Path) -> None:
+    doc = raw_preview("orders")
+    doc["steps"] = [
+        {
+            "op": "update",
+            "urn": urn("orders", "kubernetes:core/v1:Secret", "tenant-secret"),
+            "newState": {
+                "type": "kubernetes:core/v1:Secret",
+                "inputs": {"stringData": {"clientsecret": SECRET}},
+            },
+            "diffReasons": ["stringData"],
+        },
+        {
+            "op": "replace",
+            "urn": urn("orders", "pulumi-python:dynamic/btp:ServiceBinding", "tenant-binding"),
+            "newState": {"type": "pulumi-python:dynamic/btp:ServiceBinding"},
+            "replaceReasons": ["name"],
+            "diffReasons": ["name", "labels"],
+        },
+        {"op": "same", "urn": urn("orders", "kubernetes:core/v1:Namespace", "tenant-namespace")},
+    ]
+    tenants, flags = aggregate(None, [(tmp_path / "orders.json", doc)])
+    assert tenants[0].steps == [
+        "update kubernetes:core/v1:Secret tenant-secret (stringData)",
+        "replace pulumi-python:dynamic/btp:ServiceBinding tenant-binding (labels, name)",
+    ]
+    assert [(f.op, f.what) for f in flags] == [("replace", "credentials (service binding)")]
+    full = build(tenants, flags, Redaction(environ={})).full
+    assert "2 change(s)" in full and "update kubernetes:core/v1:Secret tenant-secret (stringData)" in full
+    assert SECRET not in full
+
+
+def test_the_readme_example_is_the_builders_output() -> None:
+    """README "What a reviewer sees on a PR" shows what `btp-infra ci comment` writes for the fixture: an
+    offboarding (destroy preview), a replaced Secret and binding, an advisory finding."""
+    root = Path(__file__).resolve().parents[2]
+    fixture = root / "tests" / "fixtures" / "ci-example"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("````markdown\n", 1)[1].split("\n````\n", 1)[0] + "\n"
+    result = CliRunner().invoke(
+        main,
+        [
+            "ci",
+            "comment",
+            "--plan",
+            str(fixture / "plan.json"),
+            "--preview",
+            str(fixture / "preview"),
+            "--offboard",
+            '["legacy"]',
+            "--details-url",
+            "https://github.com/acme/tenants/actions/runs/123",
+            "--stacks-dir",
+            str(fixture),
+            "--no-summary",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == shown
