@@ -19,8 +19,11 @@ from typing import Final
 __all__ = [
     "BEHAVIOUR_KEYS",
     "CONFIG_CIS_KEY",
+    "CONFIG_CREDENTIAL_ROTATION",
     "CONFIG_KEYRING_PROFILE",
     "CONFIG_NAMESPACE",
+    "CREDENTIAL_ROTATION_MAX",
+    "CREDENTIAL_ROTATION_RE",
     "CREDENTIAL_TYPES",
     "DEFAULT_CREDENTIAL_TYPE",
     "DEFAULT_MANAGEMENT_NAMESPACE",
@@ -37,9 +40,15 @@ __all__ = [
     "LABEL_TENANT",
     "MANAGED_BY_VALUE",
     "MAX_DURATION_SECONDS",
+    "OPERATOR_API_GROUP",
+    "OPERATOR_API_VERSION",
+    "OPERATOR_BINDING_PLURAL",
+    "OPERATOR_FINALIZER",
+    "OPERATOR_INSTANCE_PLURAL",
     "OPERATOR_OFFERING",
     "OPERATOR_PLAN",
     "OPERATOR_SECRET_BASE_NAME",
+    "OPERATOR_SECRET_CERT_KEY",
     "OPERATOR_SECRET_VALUE_KEYS",
     "PRODUCTION_ENVIRONMENT",
     "PROJECT",
@@ -178,9 +187,12 @@ def instance_name(namespace: str) -> str:
     return f"{PROJECT}-{namespace}-operator-access"
 
 
-def binding_name(namespace: str, credential_type: str) -> str:
-    """Service Manager name of the operator binding on that instance (one per credential type)."""
-    return f"{instance_name(namespace)}-{credential_type}"
+def binding_name(namespace: str, credential_type: str, rotation: str | None = None) -> str:
+    """Service Manager name of the operator binding on that instance (one per credential type), and per
+    rotation key (``btp-infra:credentialRotation``, :data:`CREDENTIAL_ROTATION_RE`) when one is set. Without a
+    key the name is the one stacks made before rotation existed have, so they see no replacement."""
+    base = f"{instance_name(namespace)}-{credential_type}"
+    return f"{base}-{rotation}" if rotation else base
 
 
 GUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -200,7 +212,7 @@ TEMPORARY_ACCESS_TIMEOUT: Final = 300.0
 """How long a borrowed (temporary) admin access may take to appear and to go again."""
 ROLLBACK_TIMEOUT: Final = 300.0
 """How long undoing a failed create may take (best effort)."""
-BEHAVIOUR_KEYS: Final = ("timeoutSeconds", "takeOwnership", "tenant")
+BEHAVIOUR_KEYS: Final = ("timeoutSeconds", "takeOwnership", "tenant", "adopt")
 """Dynamic-resource inputs that change how btp-infra acts, not what exists: changing one calls no API."""
 
 KEYRING_PROFILE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -235,3 +247,31 @@ def parse_duration(value: object) -> int:
     if seconds > MAX_DURATION_SECONDS:
         raise ValueError("is longer than 24h")
     return math.ceil(seconds)
+
+
+# ---- Kubernetes access for the day-2 operations (issue 13: kube + verify) ----------------------------
+
+OPERATOR_API_GROUP: Final = "services.cloud.sap.com"
+"""The API group of the SAP BTP service operator's custom resources (ServiceInstance, ServiceBinding)."""
+OPERATOR_API_VERSION: Final = "v1"
+OPERATOR_INSTANCE_PLURAL: Final = "serviceinstances"
+OPERATOR_BINDING_PLURAL: Final = "servicebindings"
+OPERATOR_FINALIZER: Final = "services.cloud.sap.com/sap-btp-finalizer"
+"""The finalizer the operator puts on its objects and removes once the BTP object is gone
+(sap-btp-service-operator ``api/common``: ``FinalizerName``)."""
+
+
+# ---- Credential rotation (issue 13, rotate) -------------------------------------------------------
+
+CONFIG_CREDENTIAL_ROTATION: Final = config_key("credentialRotation")
+"""The rotation key of the operator-access binding: part of the binding's name, so a new key replaces the
+binding create-before-delete (``btp-infra rotate`` sets it)."""
+CREDENTIAL_ROTATION_MAX: Final = 20
+"""At most this many characters: the longest binding name (a 63-character namespace, x509 or client-secret)
+stays within 124 characters."""
+CREDENTIAL_ROTATION_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,18}[A-Za-z0-9])?")
+"""A rotation key (``2026-12-02``, ``r3``, ``20261202T023808Z``): letters, digits, ``.``, ``_``, ``-``,
+starting and ending with a letter or digit, at most :data:`CREDENTIAL_ROTATION_MAX` characters; use with
+``fullmatch``."""
+OPERATOR_SECRET_CERT_KEY: Final = "tls.crt"
+"""The x509 operator Secret's key holding the certificate (whose expiry scheduled rotation checks)."""

@@ -14,6 +14,7 @@ from pulumi.runtime.config import CONFIG, get_config_env
 
 from btp_infra.components import TenantNamespace
 from btp_infra.components.args import (
+    AdoptArgs,
     EntitlementArgs,
     GuardrailArgs,
     OperatorSecretArgs,
@@ -85,6 +86,21 @@ def tenant_args(config: TenantConfig) -> TenantNamespaceArgs:
         ),
         take_ownership=config.take_ownership,
         protect=config.protect,
+        adopt=adopt_args(config),
+    )
+
+
+def adopt_args(config: TenantConfig) -> AdoptArgs:
+    """What ``btp-infra:adopt`` names, as the component takes it (nothing adopted when unset)."""
+    adopt = config.adopt
+    if adopt is None:
+        return AdoptArgs()
+    return AdoptArgs(
+        instance=adopt.instance_lookup,
+        # A rotation key moves the tenant to a binding of its own (the hand-made one is kept, as adopted).
+        binding=None if config.credential_rotation is not None else adopt.binding_lookup,
+        namespace=adopt.namespace,
+        secret=adopt.secret,
     )
 
 

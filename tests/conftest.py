@@ -1,5 +1,6 @@
 """Fixtures shared by every test package: a fresh token cache, a plaintext keyring, and the BTP emulator
-(``emulator_fixtures``: one per module, by ``emulator_config``)."""
+(``emulator_fixtures``: one per module, by ``emulator_config``), and the stand-in Kubernetes API
+(``kube_fixtures``: one per module)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,21 @@ import keyring
 import pytest
 from emulator_fixtures import emulator_config, sandbox, sb, shared_sandbox
 from keyrings.alt.file import PlaintextKeyring
+from kube_fixtures import kube_api, kube_client, shared_kube_api
 
 from btp_infra.btp.auth import clear_token_cache
 
-__all__ = ["emulator_config", "fresh_token_cache", "kr", "sandbox", "sb", "shared_sandbox"]
+__all__ = [
+    "emulator_config",
+    "fresh_token_cache",
+    "kr",
+    "kube_api",
+    "kube_client",
+    "sandbox",
+    "sb",
+    "shared_kube_api",
+    "shared_sandbox",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from btp_infra.operations.verify import OPERATOR_CONFIG_MAP
+
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "deploy" / "ci-kubeconfig"
 SA = {"kind": "ServiceAccount", "name": "btp-infra-ci", "namespace": "btp-infra-ci"}
@@ -118,10 +120,11 @@ def created_kinds() -> set[tuple[str, str]]:
     return kinds
 
 
-def granted(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+def granted(rules: list[dict[str, Any]], *, named: bool = False) -> dict[tuple[str, str], set[str]]:
     grants: dict[tuple[str, str], set[str]] = {}
     for rule in rules:
-        assert "resourceNames" not in rule and "nonResourceURLs" not in rule
+        assert named or "resourceNames" not in rule
+        assert "nonResourceURLs" not in rule
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 assert "*" not in (group, resource) and "*" not in rule["verbs"]
@@ -139,13 +142,17 @@ def test_the_roles_grant_exactly_what_the_program_creates() -> None:
     role = by_name("Role", "btp-infra-ci-management-secrets")
     assert role["metadata"]["namespace"] == "kyma-system"
     assert granted(role["rules"]) == {("", "secrets"): WRITE}
-    # The offboarding check reads the operator's objects and writes nothing.
-    check = granted(by_name("ClusterRole", "btp-infra-ci-offboarding-check")["rules"])
-    assert set(check) == {
-        ("services.cloud.sap.com", "serviceinstances"),
-        ("services.cloud.sap.com", "servicebindings"),
+    # The read checks (offboarding, verify) read and write nothing; the operator's ConfigMap by name only.
+    role = by_name("ClusterRole", "btp-infra-ci-read-checks")
+    check = granted(role["rules"], named=True)
+    assert check == {
+        ("services.cloud.sap.com", "serviceinstances"): {"get", "list"},
+        ("services.cloud.sap.com", "servicebindings"): {"get", "list"},
+        ("", "pods"): {"list"},
+        ("", "configmaps"): {"get"},
     }
-    assert all(verbs == {"get", "list"} for verbs in check.values())
+    [config_rule] = [r for r in role["rules"] if "configmaps" in r["resources"]]
+    assert config_rule["resourceNames"] == [OPERATOR_CONFIG_MAP]
 
 
 def test_the_istio_rule_names_the_real_api_group_and_resource() -> None:

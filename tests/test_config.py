@@ -981,6 +981,8 @@ def test_config_keys_cover_the_documented_keys() -> None:
         "keyringProfile",
         "timeouts",
         "x509",
+        "adopt",
+        "credentialRotation",
     }
 
 

@@ -3,7 +3,9 @@
 Imports are read from the source with :mod:`ast` (module level and inside functions alike), so a lazy import
 counts too. Layers, lowest first (``docs/architecture.md``): conventions → BTP clients → config, credentials,
 catalog, operator Secret → providers → components → program; the offline tools, the policy rules, the CLI,
-the sandbox and the test machinery sit beside them and may use the layers, never the other way round.
+the sandbox and the test machinery sit beside them and may use the layers, never the other way round. The
+Kubernetes facade (``btp_infra.kube``) is a layer of the BTP clients' height; the day-2 operations
+(``btp_infra.operations``) sit beside the CLI, which imports them.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def test_conventions_import_nothing_of_btp_infra() -> None:
     [
         # The BTP clients: their own package, the shared names and the input limits only.
         ("btp_infra.btp", ("btp_infra.btp", "btp_infra.conventions", "btp_infra.limits", "btp_infra")),
+        # The Kubernetes facade of the day-2 operations: the layer of the BTP clients (issue 13).
+        ("btp_infra.kube", ("btp_infra.kube", "btp_infra.conventions", "btp_infra")),
         # The policy rules must start inside the pack's analyzer without the renderer, providers or program.
         (
             "btp_infra.policy",
@@ -122,6 +126,18 @@ def test_low_layers_import_only_what_is_below_them(layer: str, allowed: tuple[st
         ("btp_infra.program", "btp_infra.testing"),
         ("btp_infra.providers", "btp_infra.testing"),
         ("btp_infra.components", "btp_infra.testing"),
+        # Day-2 operations (issue 13): kube is low, operations sit beside the CLI, which imports them.
+        ("btp_infra.kube", "btp_infra.config"),
+        ("btp_infra.kube", "btp_infra.testing"),
+        ("btp_infra.providers", "btp_infra.kube"),
+        ("btp_infra.components", "btp_infra.kube"),
+        ("btp_infra.program", "btp_infra.kube"),
+        ("btp_infra.operations", "btp_infra.cli"),
+        ("btp_infra.operations", "btp_infra.testing"),
+        ("btp_infra.operations", "btp_infra.sandbox"),
+        ("btp_infra.providers", "btp_infra.operations"),
+        ("btp_infra.components", "btp_infra.operations"),
+        ("btp_infra.program", "btp_infra.operations"),
     ],
 )
 def test_arrows_point_one_way(lower: str, higher: str) -> None:

@@ -219,7 +219,11 @@ def test_the_ci_commands_are_called_as_specified() -> None:
         "btp-infra ci comment --plan plan.json --preview preview --post"
         ' --repo "$GITHUB_REPOSITORY" --pr "$PR_NUMBER"' in runs
     )
-    assert 'btp-infra ci drift-issue --preview drift/*.json --post --repo "$GITHUB_REPOSITORY"' in runs
+    assert (
+        "btp-infra ci drift-issue --preview drift/preview --verify drift/verify --post"
+        ' --repo "$GITHUB_REPOSITORY"' in runs
+    )
+    assert 'btp-infra verify --stack "$STACK" --expiry-window 30d --json' in runs
 
 
 def test_ci_runs_the_test_command_with_pip_caching() -> None:

@@ -43,6 +43,7 @@ from btp_infra.automation.environment import (
     resolve_backend,
     resolve_passphrase,
 )
+from btp_infra.automation.hooks import HookContext, StackFailed, StackHooks, StackRefused
 from btp_infra.automation.model import (
     CHANGE_KINDS,
     FleetResult,
@@ -275,17 +276,30 @@ class _Context:
     env_vars: dict[str, str]
     report: Callable[[str, Phase, str | None], None]
     redact: Callable[[str], str]
+    hooks: StackHooks | None = None
 
 
 def _run_stack(target: StackTarget, ctx: _Context) -> StackOutcome:
     start = time.monotonic()
     run = _StackRun(target.name, ctx.report)
+    hook_ctx: HookContext | None = None
 
     def done(result: StackResultKind, error: str | None = None) -> StackOutcome:
         safe_error = ctx.redact(error) if error is not None else None
         ctx.report(target.name, result, safe_error)
+        details: dict[str, object] = {}
+        notes: tuple[str, ...] = ()
+        if hook_ctx is not None and ctx.hooks is not None:
+            details = {ctx.hooks.key: dict(hook_ctx.details)} if hook_ctx.details else {}
+            notes = tuple(hook_ctx.notes)
         return StackOutcome(
-            target.name, result, run.changes(), round(time.monotonic() - start, 3), safe_error
+            target.name,
+            result,
+            run.changes(),
+            round(time.monotonic() - start, 3),
+            safe_error,
+            details,
+            notes,
         )
 
     if ctx.operation == "destroy":
@@ -321,6 +335,15 @@ def _run_stack(target: StackTarget, ctx: _Context) -> StackOutcome:
                     f"{target.stack_file}: destroy refused: the state holds {len(protected)} protected "
                     f"resource(s) ({_resource_name(protected[0])}, ...); {_lift_hint(target)}",
                 )
+        if ctx.hooks is not None:  # after every refusal of the fleet's own: never acts on a refused stack
+            hook_ctx = HookContext(
+                ctx.operation,
+                target,
+                stack,
+                lambda text: ctx.report(target.name, "running", text),
+                ctx.redact,
+            )
+            ctx.hooks.before(hook_ctx)
         ctx.report(target.name, "running", ctx.operation)
         if ctx.operation == "up":
             stack.up(on_event=run.on_event, color="never", show_secrets=False, suppress_progress=True)
@@ -330,6 +353,12 @@ def _run_stack(target: StackTarget, ctx: _Context) -> StackOutcome:
             stack.refresh(on_event=run.on_event, color="never", show_secrets=False, suppress_progress=True)
         else:
             stack.destroy(on_event=run.on_event, color="never", show_secrets=False, suppress_progress=True)
+        if ctx.hooks is not None and hook_ctx is not None:
+            ctx.hooks.after(hook_ctx)
+    except StackRefused as exc:
+        return done("refused", str(exc))
+    except StackFailed as exc:
+        return done("failed", str(exc))
     except StackNotFoundError:
         return done(
             "failed", f"stack {target.name!r} does not exist in the backend; run `btp-infra up` first"
@@ -370,6 +399,7 @@ def run_fleet(
     install: bool = True,
     environ: Mapping[str, str] | None = None,
     pulumi_root: str | None = None,
+    hooks: StackHooks | None = None,
 ) -> FleetResult:
     """Run ``operation`` on ``stacks`` (names of files in ``stacks/``; see :func:`all_stacks`).
 
@@ -379,7 +409,8 @@ def run_fleet(
     ``install``: run ``pulumi install`` once before the stacks. ``environ``: the environment read for
     ``PULUMI_BACKEND_URL`` and the passphrase (default ``os.environ``); the Pulumi processes inherit
     ``os.environ`` and, when given, get ``environ`` on top. ``pulumi_root``: use ``<root>/bin/pulumi``
-    instead of the one on ``PATH``.
+    instead of the one on ``PATH``. ``hooks``: per-stack work right before and after the operation
+    (:mod:`btp_infra.automation.hooks`; ``btp-infra destroy`` offboards with them).
     Never raises for a stack's failure; see the module docstring for exit codes."""
     if isinstance(stacks, str):
         stacks = [stacks]
@@ -424,7 +455,7 @@ def run_fleet(
         if on_progress is not None:
             on_progress(update)
 
-    ctx = _Context(op, root, cli, dict(backend.env), report, redact)
+    ctx = _Context(op, root, cli, dict(backend.env), report, redact, hooks)
     if not targets:
         result = FleetResult(op, (), 0, None, backend.url, version)
         if console is not None and show_summary:

@@ -24,13 +24,15 @@ renamed within a version::
 
 ``changes`` always holds ``create``, ``update``, ``replace`` and ``delete``; other step kinds the engine
 reports (``same``, ``read``, ``refresh``...) appear under their engine names.
+Hooks (:mod:`btp_infra.automation.hooks`) add their report to a stack's object under their key — ``destroy``:
+``offboard`` (docs/fleet-json.md).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
@@ -79,6 +81,10 @@ class StackOutcome:
     changes: dict[str, int]
     duration_seconds: float
     error: str | None = None
+    #: What the run's hooks (:mod:`btp_infra.automation.hooks`) reported, under their key in the JSON
+    #: (e.g. ``offboard``), and their lines for the report under the table.
+    details: dict[str, object] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -137,6 +143,7 @@ def fleet_json(result: FleetResult) -> dict[str, object]:
             "changes": dict(s.changes),
             "durationSeconds": s.duration_seconds,
             "error": s.error,
+            **s.details,
         }
         for s in result.stacks
     ]

@@ -80,6 +80,9 @@ def print_summary(console: Console, result: FleetResult) -> None:
         ),
         soft_wrap=True,
     )
+    for s in result.stacks:  # what hooks reported (e.g. the offboarding's findings), stack by stack
+        for line in s.notes:
+            console.print(Text(f"[{s.stack}] {line}"), soft_wrap=True, highlight=False)
 
 
 class FleetDisplay:

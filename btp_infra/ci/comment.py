@@ -17,12 +17,18 @@ from btp_infra.ci.report import (
     details_block,
     fit,
     tenant_row,
+    verify_block,
 )
 
 __all__ = ["MARKER", "Comment", "build", "post"]
 
 MARKER: Final = "<!-- btp-infra:pr-comment -->"
-_KIND_NAMES: Final = {"flag": "flagged steps", "row": "tenant rows", "details": "finding sections"}
+_KIND_NAMES: Final = {
+    "flag": "flagged steps",
+    "row": "tenant rows",
+    "details": "finding sections",
+    "verify": "verify sections",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,9 @@ def _blocks(
 ) -> tuple[list[Block], list[Block]]:
     """Header blocks (always shown) and the rest, in display order."""
     failing = sum(
-        1 for t in tenants if t.policy in ("failed", "invalid-config", "error") or t.previewed == "failed"
+        1
+        for t in tenants
+        if t.policy in ("failed", "invalid-config", "error") or t.previewed == "failed" or t.verify == "fail"
     )
     summary = (
         f"{len(tenants)} tenant(s), {sum(t.changed for t in tenants)} with changes, {failing} failing"
@@ -78,6 +86,10 @@ def _blocks(
         block = details_block(t, redact)
         if block:
             rest.append(Block(block, "details"))
+    for t in tenants:
+        section = verify_block(t, redact)
+        if section:
+            rest.append(Block(section, "verify"))
     return head, rest
 
 

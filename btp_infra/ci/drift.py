@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from btp_infra.ci.github import GitHub
-from btp_infra.ci.report import GITHUB_LIMIT, TABLE_HEAD, Block, Tenant, details_block, fit, tenant_row
+from btp_infra.ci.report import (
+    GITHUB_LIMIT,
+    TABLE_HEAD,
+    Block,
+    Tenant,
+    details_block,
+    fit,
+    tenant_row,
+    verify_block,
+)
 
 __all__ = ["LABEL", "IssuePlan", "plan_issues", "sync", "title_for"]
 
@@ -29,23 +38,35 @@ class IssuePlan:
 
 
 def _state(t: Tenant) -> State:
-    if t.changed:
+    """``drift`` also when `btp-infra verify` failed or warned (a live mapping that is wrong, x509
+    credentials inside their expiry window: what a preview cannot see); ``clean`` needs a clean preview and,
+    when verified, a passing verify."""
+    if t.changed or t.verify in ("fail", "warn"):
         return "drift"
     return "clean" if t.previewed == "succeeded" else "unknown"
 
 
 def _body(t: Tenant, redact: Callable[[str], str], run_url: str | None) -> str:
     marker = f"<!-- btp-infra:drift:{t.stack} -->\n"
-    head = Block(
-        f"{marker}`pulumi preview --refresh --expect-no-changes` found drift in tenant `{t.stack}`: "
-        "the deployed resources no longer match the stack. Run `btp-infra preview --stack "
-        f"{t.stack} --refresh` to see it, then `up` (restore) or change the stack file (accept).\n\n"
-        + (f"Run: {run_url}\n\n" if run_url else "")
-    )
+    if t.changed:
+        what = (
+            f"`pulumi preview --refresh --expect-no-changes` found drift in tenant `{t.stack}`: the deployed "
+            "resources no longer match the stack. Run `btp-infra preview --stack "
+            f"{t.stack} --refresh` to see it, then `up` (restore) or change the stack file (accept)."
+        )
+    else:
+        what = (
+            f"`btp-infra verify` reports problems in tenant `{t.stack}` that a preview cannot see (the live "
+            f"mapping, credentials, expiry). Run `btp-infra verify --stack {t.stack}` and follow each fix."
+        )
+    head = Block(f"{marker}{what}\n\n" + (f"Run: {run_url}\n\n" if run_url else ""))
     blocks = [head, Block(TABLE_HEAD + redact(tenant_row(t)) + "\n", "row")]
     details = details_block(t, redact)
     if details:
         blocks.append(Block(details, "details"))
+    section = verify_block(t, redact)
+    if section:
+        blocks.append(Block(section, "verify"))
     body, _ = fit(blocks, GITHUB_LIMIT, lambda o: "\n> ✂️ Trimmed to fit GitHub's limit; see the run.\n")
     return body
 

@@ -33,6 +33,7 @@ __all__ = [
     "Flag",
     "Redaction",
     "Tenant",
+    "Verified",
     "aggregate",
     "fence",
     "fit",
@@ -131,6 +132,8 @@ class Tenant:
     errors: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)  # "<change> <type> <name> (<properties>)", raw previews
     offboard: bool = False
+    verify: str | None = None  # `btp-infra verify` status: pass | warn | fail | None (not verified)
+    verify_section: str | None = None  # its Markdown (operations.verify.VerifyReport.markdown)
 
     @property
     def changed(self) -> bool:
@@ -187,18 +190,33 @@ def _stack_of_urn(urn: str) -> str | None:
     return m.group(1) if m else None
 
 
+@dataclass(frozen=True)
+class Verified:
+    """One stack's ``btp-infra verify`` result, as the CLI read it from a ``--json`` report."""
+
+    stack: str
+    status: str  # pass | warn | fail
+    markdown: str
+
+
 def aggregate(
     plan: Any | None,
     previews: Sequence[tuple[Path, Any]],
     *,
     offboard: Iterable[str] = (),
+    verified: Iterable[Verified] = (),
 ) -> tuple[list[Tenant], list[Flag]]:
-    """Tenants (sorted by name) and the flags (in tenant order) from the plan and preview documents."""
+    """Tenants (sorted by name) and the flags (in tenant order) from the plan, preview and verify
+    documents."""
     tenants: dict[str, Tenant] = {}
     flags: list[Flag] = []
 
     def get(stack: str) -> Tenant:
         return tenants.setdefault(stack, Tenant(stack))
+
+    for v in verified:
+        t = get(v.stack)
+        t.verify, t.verify_section = v.status, v.markdown
 
     if isinstance(plan, dict):
         for entry in plan.get("stacks", []):
@@ -374,6 +392,11 @@ def details_block(t: Tenant, redact: Callable[[str], str], max_chars: int = 8000
     counts += [f"{len(t.steps)} change(s)"] if t.steps else []
     summary = f"<summary><code>{_cell(t.stack)}</code>: {', '.join(counts)}</summary>"
     return f"<details>{summary}\n\n{fence(text)}\n</details>\n"
+
+
+def verify_block(t: Tenant, redact: Callable[[str], str]) -> str | None:
+    """The tenant's verify section (checks with reasons and fixes), redacted; ``None`` when not verified."""
+    return redact(t.verify_section).rstrip("\n") + "\n\n" if t.verify_section else None
 
 
 def fit(

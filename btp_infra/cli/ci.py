@@ -6,10 +6,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from btp_infra.cli._app import main
+
+if TYPE_CHECKING:
+    from btp_infra.ci.report import Verified
 
 
 @main.group()
@@ -87,6 +91,32 @@ def _run_url() -> str | None:
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
+_VERIFY = click.option(
+    "--verify",
+    "verify_reports",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="btp-infra verify --json output, files or directories (repeatable).",
+)
+
+
+def _verified(paths: tuple[Path, ...]) -> list[Verified]:
+    """Each stack of the ``btp-infra verify --json`` reports, with its Markdown section."""
+    from btp_infra.ci.report import Verified, load_documents
+    from btp_infra.operations.verify import VerifyReport
+
+    found: list[Verified] = []
+    for path, doc in load_documents(paths):
+        if not isinstance(doc, dict):
+            raise ValueError(f"{path}: not a verify report")
+        try:
+            report = VerifyReport.from_dict(doc)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        found.extend(Verified(s.stack, s.status, VerifyReport([s]).markdown()) for s in report.stacks)
+    return found
+
+
 def _offboard_names(values: tuple[str, ...]) -> list[str]:
     names: list[str] = []
     for value in values:
@@ -145,6 +175,7 @@ _STACKS_DIR = click.option(
     "--repo", metavar="OWNER/NAME", help="With --post: the repository (default $GITHUB_REPOSITORY)."
 )
 @click.option("--pr", type=int, help="With --post: the pull request number.")
+@_VERIFY
 @_STACKS_DIR
 def comment(
     plan_file: Path | None,
@@ -157,9 +188,10 @@ def comment(
     post: bool,
     repo: str | None,
     pr: int | None,
+    verify_reports: tuple[Path, ...],
     stacks_dir: Path,
 ) -> None:
-    """Build the one self-updating PR comment from the plan and preview JSON.
+    """Build the one self-updating PR comment from the plan and preview JSON (and verify reports).
 
     A table of tenants (create/update/replace/delete, preview result, policy verdict); replaces and deletes
     of Secrets, namespaces and credentials and offboarded tenants flagged first; findings per tenant in
@@ -172,14 +204,19 @@ def comment(
     from btp_infra.ci.github import GitHub, GitHubError
     from btp_infra.ci.report import Redaction, aggregate, load_documents
 
-    if not plan_file and not previews and not offboard:
-        raise click.UsageError("give --plan, --preview or --offboard")
+    if not plan_file and not previews and not offboard and not verify_reports:
+        raise click.UsageError("give --plan, --preview, --offboard or --verify")
     repo = repo or os.environ.get("GITHUB_REPOSITORY")
     if post and (not repo or pr is None):
         raise click.UsageError("--post needs --repo OWNER/NAME (or GITHUB_REPOSITORY) and --pr N")
     try:
         plan = json.loads(plan_file.read_text(encoding="utf-8")) if plan_file else None
-        tenants, flags = aggregate(plan, load_documents(previews), offboard=_offboard_names(offboard))
+        tenants, flags = aggregate(
+            plan,
+            load_documents(previews),
+            offboard=_offboard_names(offboard),
+            verified=_verified(verify_reports),
+        )
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     redact = Redaction(_stack_files(stacks_dir))
@@ -217,14 +254,22 @@ def comment(
 @click.option(
     "--repo", metavar="OWNER/NAME", help="With --post: the repository (default $GITHUB_REPOSITORY)."
 )
+@_VERIFY
 @_STACKS_DIR
-def drift_issue(previews: tuple[Path, ...], post: bool, repo: str | None, stacks_dir: Path) -> None:
+def drift_issue(
+    previews: tuple[Path, ...],
+    post: bool,
+    repo: str | None,
+    verify_reports: tuple[Path, ...],
+    stacks_dir: Path,
+) -> None:
     """One issue per drifting tenant: `Drift: tenant <stack>`, label btp-infra-drift.
 
-    A tenant drifts when its preview reports a create/update/replace/delete; it is clean when the preview
-    succeeded without changes (its open issue is then commented on and closed); a failed preview without
-    changes is `unknown` (its issue is left as it is). Prints JSON: without --post the planned issues
-    ([{"stack", "state", "title", "body"}]), with --post what was done
+    A tenant drifts when its preview reports a create/update/replace/delete, or when its `btp-infra verify`
+    report (--verify) has a failure or a warning (x509 credentials inside the expiry window included); it is
+    clean when the preview succeeded without changes and verify passed (its open issue is then commented on
+    and closed); a failed preview without changes is `unknown` (its issue is left as it is). Prints JSON:
+    without --post the planned issues ([{"stack", "state", "title", "body"}]), with --post what was done
     ([{"stack", "state", "action", "issue"}]).
     Exit code 0; 1 the GitHub API failed; 2 usage error.
     """
@@ -236,7 +281,7 @@ def drift_issue(previews: tuple[Path, ...], post: bool, repo: str | None, stacks
     if post and not repo:
         raise click.UsageError("--post needs --repo OWNER/NAME (or GITHUB_REPOSITORY)")
     try:
-        tenants, _ = aggregate(None, load_documents(previews))
+        tenants, _ = aggregate(None, load_documents(previews), verified=_verified(verify_reports))
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     plans = drift.plan_issues(tenants, Redaction(_stack_files(stacks_dir)), _run_url())

@@ -1,4 +1,5 @@
-"""``btp-infra tenant add | list | show | remove``: the tenant catalog (:mod:`btp_infra.tenants`).
+"""``btp-infra tenant add | list | show | remove | adopt``: the tenant catalog (:mod:`btp_infra.tenants`);
+``adopt`` writes the stack file of a hand-made tenant (:mod:`btp_infra.operations.adopt`).
 
 Thin: parse the options, call the library, print. The backend (``tenant add --init``, the outputs of
 ``tenant show``, whether ``tenant remove``'s stack still has resources) is reached through the Automation
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from btp_infra.cli._app import main
+from btp_infra.conventions import DEFAULT_MANAGEMENT_NAMESPACE
 
 if TYPE_CHECKING:
     from pulumi.automation import LocalWorkspace
@@ -403,3 +405,153 @@ def tenant_remove(name: str, stacks_dir: Path, force: bool) -> None:
         suffix = f" [backend not asked: {unreachable}]" if unreachable else ""
         raise click.ClickException(f"{err}{suffix}") from None
     click.echo(f"removed {path} (the backend stack, if any, is untouched)")
+
+
+# ---- adopt --------------------------------------------------------------------------------------
+
+
+@tenant.command("adopt")
+@click.argument("name")
+@click.option("--namespace", required=True, help="The hand-made tenant's Kubernetes namespace.")
+@click.option("--subaccount", "subaccount_id", required=True, metavar="GUID", help="Its BTP subaccount ID.")
+@click.option("--stack", help="The stack name (default: NAME).")
+@click.option(
+    "--secret-placement",
+    type=click.Choice(["namespace", "management"]),
+    default="namespace",
+    show_default=True,
+    help="Where the hand-made operator Secret is (namespace: in the tenant namespace; management: "
+    "<namespace>-sap-btp-service-operator in the management namespace).",
+)
+@click.option(
+    "--management-namespace",
+    default=DEFAULT_MANAGEMENT_NAMESPACE,
+    show_default=True,
+    help="The management namespace.",
+)
+@click.option(
+    "--kube-context", help="The kubeconfig context of the cluster (to read the namespace and Secret)."
+)
+@click.option("--kubeconfig", metavar="PATH", help="A kubeconfig file (default $KUBECONFIG, ~/.kube/config).")
+@click.option("--keyring-profile", help="The keyring profile of the cis service key.")
+@click.option("--instance-id", metavar="GUID", help="The operator-access instance, when there are several.")
+@click.option("--binding-id", metavar="GUID", help="The binding, when the Secret cannot tell.")
+@click.option(
+    "--entitlement",
+    "entitlements",
+    multiple=True,
+    metavar="SERVICE/PLAN",
+    help="An entitlement the subaccount has that the stack is to manage (repeatable; kept on destroy).",
+)
+@_stacks_dir_option
+@click.option("--dry-run", is_flag=True, help="Discover and print the plan; write nothing.")
+@click.option(
+    "--run", "run_up", is_flag=True, help="Then preview and, if it deletes nothing, up (Automation API)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was found as JSON (no credential, ever).")
+def tenant_adopt(
+    name: str,
+    namespace: str,
+    subaccount_id: str,
+    stack: str | None,
+    secret_placement: str,
+    management_namespace: str,
+    kube_context: str | None,
+    kubeconfig: str | None,
+    keyring_profile: str | None,
+    instance_id: str | None,
+    binding_id: str | None,
+    entitlements: tuple[str, ...],
+    stacks_dir: Path,
+    dry_run: bool,
+    run_up: bool,
+    as_json: bool,
+) -> None:
+    """Bring tenant NAME, set up by hand, under management: find its operator-access instance and binding,
+    namespace and Secret, write a stack file whose btp-infra:adopt block takes them over (nothing is
+    re-created or interrupted), and print the exact next steps (or, with --run, run them)."""
+    from btp_infra.btp.errors import BtpError
+    from btp_infra.config import ConfigError, stack_file_for
+    from btp_infra.credentials import CredentialsError, resolve_cis_service_key
+    from btp_infra.kube import KubeClient, KubeError
+    from btp_infra.operations.adopt import AdoptError, discover, next_steps, write_stack_file
+    from btp_infra.tenants import TenantError, parse_entitlement
+
+    stack_name = stack or name
+    plans = []
+    for text in entitlements:
+        entry = _parsed(partial(parse_entitlement, text))
+        plans.append((str(entry["service"]), str(entry["plan"])))
+    if dry_run and run_up:
+        raise click.UsageError("use either --dry-run or --run, not both")
+    target = stack_file_for(stack_name, stacks_dir)
+    if target.exists() and not dry_run:  # before any API call
+        raise click.ClickException(
+            f"{target}: exists; valid: a tenant without a stack file (btp-infra tenant show {stack_name})"
+        )
+    try:
+        key = resolve_cis_service_key(keyring_profile=keyring_profile).key
+        cluster = KubeClient.from_kubeconfig(kubeconfig, kube_context) if kube_context else None
+        try:
+            plan = discover(
+                key,
+                namespace=namespace,
+                subaccount_id=subaccount_id,
+                placement="management" if secret_placement == "management" else "namespace",
+                management_namespace=management_namespace,
+                cluster=cluster,
+                instance_id=instance_id,
+                binding_id=binding_id,
+                plans=plans,
+            )
+        finally:
+            if cluster is not None:
+                cluster.close()
+        path = None
+        if not dry_run:
+            path = write_stack_file(
+                name,
+                plan,
+                stacks_dir=stacks_dir,
+                stack=stack,
+                kube_context=kube_context,
+                kubeconfig=kubeconfig,
+                keyring_profile=keyring_profile,
+            )
+    except (AdoptError, ConfigError, TenantError) as err:
+        raise click.ClickException(str(err)) from None
+    except (BtpError, KubeError, CredentialsError) as err:
+        raise click.ClickException(_one_line(err)) from None
+    if as_json:
+        click.echo(json.dumps({**plan.as_dict(), "file": str(path) if path else None}, indent=2))
+    else:
+        for note in plan.notes:
+            click.echo(f"note: {note}")
+        for line in next_steps(plan, stack_name, path):
+            click.echo(line)
+    if run_up:
+        _adopt_run(stack_name)
+
+
+def _adopt_run(stack: str) -> None:
+    """``preview`` then, when it deletes or replaces nothing, ``up`` — as ``btp-infra up`` runs them."""
+    from rich.console import Console
+
+    from btp_infra.automation import run_fleet
+
+    console = Console(stderr=True, highlight=False)
+    preview = run_fleet("preview", [stack], project_dir=Path(), console=console)
+    outcome = preview.stacks[0] if preview.stacks else None
+    if outcome is None or not outcome.ok:
+        click.echo(f"error: the preview of {stack} failed; nothing was changed", err=True)
+        sys.exit(preview.exit_code or 1)
+    destructive = {k: outcome.count(k) for k in ("delete", "replace") if outcome.count(k)}
+    if destructive:
+        shown = ", ".join(f"{n} {k}" for k, n in destructive.items())
+        click.echo(
+            f"error: the preview of {stack} shows {shown}; not running up (adopting deletes nothing)",
+            err=True,
+        )
+        sys.exit(1)
+    result = run_fleet("up", [stack], project_dir=Path(), console=console)
+    sys.exit(result.exit_code)

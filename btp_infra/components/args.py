@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from btp_infra.conventions import DEFAULT_TIMEOUTS, OPERATOR_OFFERING, OPERATOR_PLAN
 
-__all__ = ["EntitlementArgs", "GuardrailArgs", "OperatorSecretArgs", "TenantNamespaceArgs", "TimeoutArgs"]
+__all__ = [
+    "AdoptArgs",
+    "EntitlementArgs",
+    "GuardrailArgs",
+    "OperatorSecretArgs",
+    "TenantNamespaceArgs",
+    "TimeoutArgs",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,20 @@ class GuardrailArgs:
 
 
 @dataclass(frozen=True)
+class AdoptArgs:
+    """Hand-made objects taken over instead of created (stack config ``btp-infra:adopt``).
+
+    ``instance``/``binding``: the providers' ``adopt`` input — ``None`` (create), ``True`` (find by the
+    declared name) or the Service Manager id. ``namespace``/``secret``: import the existing Kubernetes object.
+    """
+
+    instance: str | bool | None = None
+    binding: str | bool | None = None
+    namespace: bool = False
+    secret: bool = False
+
+
+@dataclass(frozen=True)
 class TenantNamespaceArgs:
     """One Kyma namespace mapped 1:1 to one BTP subaccount."""
 
@@ -80,6 +101,7 @@ class TenantNamespaceArgs:
     timeouts: TimeoutArgs = TimeoutArgs()
     take_ownership: bool = False
     protect: bool = False
+    adopt: AdoptArgs = AdoptArgs()
 
     def __post_init__(self) -> None:
         if not self.entitlements or self.entitlements[0].key != (OPERATOR_OFFERING, OPERATOR_PLAN):

@@ -5,7 +5,10 @@ subaccount check → SM admin access (the tenant's claim on the subaccount) → 
 the order explicit both ways: on destroy the Secret goes before the binding, and the namespace after the
 Secret. Children are named ``<name>-<role>`` after the component, whose name is constant
 (:data:`~btp_infra.conventions.TENANT_RESOURCE`), so no config value is part of a URN. ``protect`` covers
-every child. Output ``adopted`` lists the BTP objects that existed before the stack (kept on destroy).
+every child. Output ``adopted`` lists the objects that existed before the stack (kept on destroy unless
+``takeOwnership``): admin access and entitlements found in place, and what ``btp-infra:adopt`` names — the
+instance and binding (found by the providers), the Namespace and the Secret (imported, see
+:meth:`TenantNamespace._kubernetes_adoption`).
 
 Takes :class:`~btp_infra.components.args.TenantNamespaceArgs` (what to build; no credentials): the program
 maps the stack config to them.
@@ -79,7 +82,7 @@ class TenantNamespace(pulumi.ComponentResource):
         self.secret_namespace = self.secret.metadata.namespace
         self.instance_id = self.instance.id
         self.binding_id = self.binding.bindingId
-        self.adopted = _adopted(self.access, self.entitlements)
+        self.adopted = _adopted(self.access, self.entitlements, self.instance, self.binding, args)
         self.register_outputs(
             {
                 "namespace": self.namespace_name,
@@ -152,6 +155,8 @@ class TenantNamespace(pulumi.ComponentResource):
             service_plan_name=OPERATOR_PLAN,
             labels=sm_labels,
             timeout_seconds=timeouts.instance,
+            adopt=args.adopt.instance,
+            take_ownership=args.take_ownership,
             opts=with_timeout(
                 timeouts.instance, depends_on=[self.entitlements[(OPERATOR_OFFERING, OPERATOR_PLAN)]]
             ),
@@ -168,6 +173,8 @@ class TenantNamespace(pulumi.ComponentResource):
             parameters=dict(args.binding_parameters),  # x509 validity / key length; {} = SM's defaults
             labels=sm_labels,
             timeout_seconds=timeouts.binding,
+            adopt=args.adopt.binding,
+            take_ownership=args.take_ownership,
             opts=with_timeout(timeouts.binding),
         )
 
@@ -180,7 +187,10 @@ class TenantNamespace(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": args.namespace, "labels": dict(args.namespace_labels)},
-            opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[self.binding])),
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[self.binding])),
+                self._kubernetes_adoption(args, args.adopt.namespace, args.namespace),
+            ),
         )
         secret_args = args.operator_secret
         credential_type = secret_args.credential_type
@@ -196,7 +206,12 @@ class TenantNamespace(pulumi.ComponentResource):
             type="Opaque",
             string_data=string_data,
             opts=pulumi.ResourceOptions.merge(
-                kube, pulumi.ResourceOptions(depends_on=[self.namespace, self.binding])
+                pulumi.ResourceOptions.merge(
+                    kube, pulumi.ResourceOptions(depends_on=[self.namespace, self.binding])
+                ),
+                self._kubernetes_adoption(
+                    args, args.adopt.secret, f"{secret_args.namespace}/{secret_args.name}"
+                ),
             ),
         )
         self.guardrails = build_guardrails(
@@ -205,6 +220,31 @@ class TenantNamespace(pulumi.ComponentResource):
             args.guardrails,
             pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[self.secret])),
         )
+
+    @staticmethod
+    def _kubernetes_adoption(
+        args: TenantNamespaceArgs, adopted: bool, import_id: str
+    ) -> pulumi.ResourceOptions:
+        """The options that take over an existing Namespace or Secret without delete/recreate.
+
+        ``import_`` (id ``<name>`` / ``<namespace>/<name>``): the engine reads the live object and then diffs
+        it against the program's inputs in the same run — an import step followed by an update (labels added,
+        ``stringData`` written with the values it already holds), never a create or a replace
+        (``pkg/resource/deploy/step_generator.go``: ``GenerateSteps`` — ``isImport`` only while the state has
+        no resource with that id, so keeping ``import_`` in the program is a no-op afterwards —, and
+        ``continueStepsFromImport``). A replacing diff of an imported resource is refused there ("previously-
+        imported resources that still specify an ID may not be replaced"), so nothing is ever re-created.
+        Not the provider-wide ``upsertExistingObjects``: with server-side apply that turns *every* create of
+        the provider into a PATCH of whatever exists under that name, and a rename (create + delete of one
+        object) then deletes it (pulumi-kubernetes ``provider/pkg/await/await.go``: ``Creation``;
+        ``provider/pkg/provider/provider.go``: ``Configure``).
+
+        ``retain_on_delete``: an adopted object stays in the cluster on destroy (the engine drops it from
+        state without calling the provider's delete) unless ``takeOwnership``.
+        """
+        if not adopted:
+            return pulumi.ResourceOptions()
+        return pulumi.ResourceOptions(import_=import_id, retain_on_delete=not args.take_ownership)
 
 
 def entitlement_resource_name(parent: str, service: str, plan: str) -> str:
@@ -237,14 +277,28 @@ def _listed_if(label: str) -> Callable[[bool | None], list[str]]:
 
 
 def _adopted(
-    access: ServiceManagerAccess, entitlements: dict[tuple[str, str], SubaccountEntitlement]
+    access: ServiceManagerAccess,
+    entitlements: dict[tuple[str, str], SubaccountEntitlement],
+    instance: ServiceInstance,
+    binding: ServiceBinding,
+    args: TenantNamespaceArgs,
 ) -> pulumi.Output[list[str]]:
-    """The BTP objects that existed before the stack (kept on destroy): admin access, entitlements."""
+    """The objects that existed before the stack (kept on destroy unless takeOwnership): admin access,
+    entitlements, and the instance, binding, Namespace and Secret named in ``btp-infra:adopt``."""
     parts: list[pulumi.Output[list[str]]] = [
         access.adopted.apply(lambda adopted: ["serviceManagementBinding"] if adopted else [])
     ]
     for (service, plan), entitlement in entitlements.items():
         parts.append(entitlement.adopted.apply(_listed_if(f"entitlement {service}/{plan}")))
+    if args.adopt.instance:
+        parts.append(instance.adopted.apply(_listed_if(f"serviceInstance {args.instance_name}")))
+    if args.adopt.binding:
+        parts.append(binding.adopted.apply(_listed_if(f"serviceBinding {args.binding_name}")))
+    secret = args.operator_secret
+    kube = [f"namespace {args.namespace}"] if args.adopt.namespace else []
+    kube += [f"secret {secret.namespace}/{secret.name}"] if args.adopt.secret else []
+    if kube:
+        parts.append(pulumi.Output.from_input(kube))
     return pulumi.Output.all(*parts).apply(lambda found: [item for part in found for item in part])
 
 

@@ -19,13 +19,14 @@ bad value and what is valid (:mod:`.issues`). Secret values (``cisServiceKey``, 
 rendered (:mod:`.redaction`).
 
 Inside the package the imports go one way: :mod:`.text`, :mod:`.yamltext`, :mod:`.keys` → :mod:`.redaction` →
-:mod:`.issues` → :mod:`.grammar` → :mod:`.models` → :mod:`.translate` → :mod:`.validate` → :mod:`.stackfile`,
-:mod:`.layout` → :mod:`.engine`, :mod:`.fleet`. Names shared with the rest of btp-infra come from
-:mod:`btp_infra.conventions` and are re-exported here for existing importers.
+:mod:`.issues` → :mod:`.grammar` → :mod:`.adopt` → :mod:`.models` → :mod:`.translate` → :mod:`.validate` →
+:mod:`.stackfile`, :mod:`.layout` → :mod:`.engine`, :mod:`.fleet`. Names shared with the rest of btp-infra
+come from :mod:`btp_infra.conventions` and are re-exported here for existing importers.
 """
 
 from __future__ import annotations
 
+from btp_infra.config.adopt import AdoptSpec
 from btp_infra.config.engine import ENCRYPTED_PLACEHOLDER, engine_config, engine_values, from_pulumi_config
 from btp_infra.config.fleet import cluster_of, load_fleet, validate_fleet
 from btp_infra.config.grammar import parse_duration, parse_quantity
@@ -73,6 +74,7 @@ __all__ = [
     "SM_TENANT_LABEL",
     "SYSTEM_NAMESPACES",
     "TENANT_RESOURCE",
+    "AdoptSpec",
     "ConfigError",
     "ConfigIssue",
     "EncryptedSecret",

@@ -312,3 +312,23 @@ def to_days(value: object) -> int:
     if not 1 <= value <= 3650:
         raise Invalid("is out of range", VALID_X509_VALIDITY)
     return value
+
+
+# ---- credential rotation (issue 13, rotate) --------------------------------------------------------
+
+VALID_CREDENTIAL_ROTATION: Final = (
+    f"a rotation key of at most {conventions.CREDENTIAL_ROTATION_MAX} characters: letters, digits, '.', "
+    "'_' and '-', starting and ending with a letter or digit (e.g. 2026-12-02, r3 or 20261202T023808Z; "
+    "`btp-infra rotate` sets one)"
+)
+
+
+def rotation_key_problem(value: str) -> str | None:
+    """What is wrong with a rotation key (``btp-infra:credentialRotation``), or None."""
+    if not value:
+        return "is empty"
+    if len(value) > conventions.CREDENTIAL_ROTATION_MAX:
+        return f"is longer than {conventions.CREDENTIAL_ROTATION_MAX} characters"
+    if conventions.CREDENTIAL_ROTATION_RE.fullmatch(value) is None:
+        return "is not a rotation key"
+    return None

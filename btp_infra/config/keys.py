@@ -32,6 +32,8 @@ CONFIG_KEYS: Final[tuple[str, ...]] = (
     "keyringProfile",
     "timeouts",
     "x509",
+    "adopt",
+    "credentialRotation",
 )
 """Every key of the ``btp-infra:`` namespace, camelCase, in declaration order (of the model's fields)."""
 

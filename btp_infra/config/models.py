@@ -9,6 +9,7 @@ into issues is :mod:`btp_infra.config.translate`'s job, reading files the loader
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
@@ -25,10 +26,12 @@ from pydantic import (
 
 from btp_infra import conventions, operator_secret
 from btp_infra.catalog import OPERATOR_ACCESS, known_plan
+from btp_infra.config.adopt import VALID_ADOPT, AdoptSpec
 from btp_infra.config.grammar import (
     QUOTA_INTEGER,
     VALID_AMOUNT,
     VALID_BTP_NAME,
+    VALID_CREDENTIAL_ROTATION,
     VALID_DNS_LABEL,
     VALID_DURATION,
     VALID_GUID,
@@ -53,6 +56,7 @@ from btp_infra.config.grammar import (
     parse_quantity,
     quantity,
     quota_resource_problem,
+    rotation_key_problem,
     to_days,
     to_seconds,
 )
@@ -381,8 +385,8 @@ class TenantConfig(BaseModel):
     take_ownership: bool = Field(
         default=False,
         alias="takeOwnership",
-        description="true or false (delete adopted BTP objects — an admin access or entitlements that "
-        "existed before the stack — with the stack; default: keep them)",
+        description="true or false (delete adopted objects — an admin access or entitlements that "
+        "existed before the stack, and what adopt names — with the stack; default: keep them)",
     )
     kubeconfig: SecretStr | EncryptedSecret | None = Field(
         default=None, description="a kubeconfig path or content (may be a Pulumi secret)"
@@ -420,6 +424,10 @@ class TenantConfig(BaseModel):
         description="a mapping with any of entitlement, adminAccess, instance, binding: " + VALID_DURATION,
     )
     x509: X509Settings | None = Field(default=None, description=VALID_X509)
+    adopt: AdoptSpec | None = Field(default=None, description=VALID_ADOPT)
+    credential_rotation: str | None = Field(
+        default=None, alias="credentialRotation", description=VALID_CREDENTIAL_ROTATION
+    )
 
     _source: str = PrivateAttr(default=DEFAULT_SOURCE)
 
@@ -498,6 +506,18 @@ class TenantConfig(BaseModel):
     def _check_profile(cls, value: str | None) -> str | None:
         if value is not None and not is_keyring_profile(value):
             raise Invalid("is not a keyring profile name", VALID_PROFILE)
+        return value
+
+    @field_validator("credential_rotation", mode="before")
+    @classmethod
+    def _check_rotation(cls, value: object) -> object:
+        # An unquoted `2026-12-02` is a YAML date and `3` an integer: both are keys as written.
+        if isinstance(value, date) or (isinstance(value, int) and not isinstance(value, bool)):
+            value = value.isoformat() if isinstance(value, date) else str(value)
+        if isinstance(value, str):
+            problem = rotation_key_problem(value)
+            if problem:
+                raise Invalid(problem, VALID_CREDENTIAL_ROTATION)
         return value
 
     # ---- cross-field rules -------------------------------------------------------------------------
@@ -589,13 +609,22 @@ class TenantConfig(BaseModel):
 
     @property
     def instance_name(self) -> str:
-        """Service Manager name of the ``service-operator-access`` instance."""
+        """Service Manager name of the ``service-operator-access`` instance: an adopted one's
+        (``adopt.instanceName``), else btp-infra's deterministic name."""
+        if self.adopt is not None and self.adopt.instance_name is not None:
+            return self.adopt.instance_name
         return conventions.instance_name(self.namespace)
 
     @property
     def binding_name(self) -> str:
-        """Service Manager name of the binding on that instance (one per credential type)."""
-        return conventions.binding_name(self.namespace, self.credential_type)
+        """Service Manager name of the binding on that instance (one per credential type): with a rotation
+        key, btp-infra's name carrying it (a rotation of an adopted tenant moves it to a binding of its own;
+        the hand-made one is kept, as adopted objects are); else an adopted one's (``adopt.bindingName``);
+        else btp-infra's deterministic name."""
+        adopted = self.adopt.binding_name if self.adopt is not None else None
+        if self.credential_rotation is None and adopted is not None:
+            return adopted
+        return conventions.binding_name(self.namespace, self.credential_type, self.credential_rotation)
 
     @property
     def binding_parameters(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from btp_infra.conventions import config_key
 from btp_infra.limits import MAX_INT_DIGITS, MAX_NESTING, InputLimitError, loads_json
 
 _BOOL_KEYS: Final = frozenset({"mtls", "protect", "takeOwnership"})
-_JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts", "x509"})
+_JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts", "x509", "adopt"})
 _BOOLEANS: Final = {"true": True, "True": True, "false": False, "False": False}
 
 

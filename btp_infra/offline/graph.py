@@ -61,6 +61,10 @@ class RenderedResource:
     additional_secret_outputs: list[str]
     delete_before_replace: bool
     custom_timeouts: dict[str, str]
+    #: ``import_``: the id of an existing object the engine imports instead of creating (adoption).
+    import_id: str | None = None
+    #: ``retain_on_delete``: destroy drops the resource from state and leaves the object (adopted, kept).
+    retain_on_delete: bool = False
 
     @property
     def plain_inputs(self) -> dict[str, Any]:

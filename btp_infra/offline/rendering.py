@@ -133,6 +133,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 )
                 if v
             },
+            import_id=request.importId or None,
+            retain_on_delete=bool(request.retainOnDelete),
         )
         with self._lock:
             self.registered.append(rendered)

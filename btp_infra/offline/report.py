@@ -36,6 +36,10 @@ class ResourceEntry:
     name: str
     protect: bool
     properties: dict[str, Any]
+    #: Adoption (``btp-infra:adopt``): the id the engine imports instead of creating, and whether destroy
+    #: leaves the object in place.
+    import_id: str | None = None
+    retain_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ def to_json_data(report: PlanReport) -> dict[str, Any]:
                         "name": r.name,
                         "protect": r.protect,
                         "properties": r.properties,
+                        **({"importId": r.import_id} if r.import_id else {}),
+                        **({"retainOnDelete": True} if r.retain_on_delete else {}),
                     }
                     for r in s.resources
                 ],
@@ -205,8 +211,10 @@ def format_text(report: PlanReport, scrub: Callable[[str], str] = str) -> str:
             name_width = max(len(r.name) for r in s.resources)
             for r in s.resources:
                 props = ", ".join(f"{k}={_compact(v)}" for k, v in r.properties.items())
-                if r.protect:
-                    props = f"protect=true, {props}" if props else "protect=true"
+                flags = [f"import={r.import_id}"] if r.import_id else []
+                flags += ["retainOnDelete=true"] if r.retain_on_delete else []
+                flags += ["protect=true"] if r.protect else []
+                props = ", ".join([*flags, props]) if props else ", ".join(flags)
                 lines.append(f"    {r.type:<{type_width}}  {r.name:<{name_width}}  {props}".rstrip())
         if s.error_kind is None:
             if s.violations:

@@ -193,7 +193,7 @@ def plan_stack(
     result = render(stack, engine_config(path) if values is None else values, program, calls_inline=True)
     by_urn = {r.urn: r for r in result.resources}
     report.resources = [
-        ResourceEntry(r.urn, r.type, r.name, r.protect, key_properties(r))
+        ResourceEntry(r.urn, r.type, r.name, r.protect, key_properties(r), r.import_id, r.retain_on_delete)
         for r in sorted(result.resources, key=_display_order)
     ]
     if result.error is not None:

@@ -11,7 +11,7 @@ deterministic name, so a crashed run is adopted on re-run instead of duplicated.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -28,10 +28,22 @@ from btp_infra.btp.sm_models import (
     quote,
     tenant_query,
 )
-from btp_infra.conventions import DEFAULT_TIMEOUTS
+from btp_infra.conventions import DEFAULT_TIMEOUTS, OPERATOR_OFFERING, OPERATOR_PLAN
+from btp_infra.providers.adoption import (
+    adopt_key,
+    adopted_outputs,
+    carry_ownership,
+    claimed_by,
+    give_back,
+    is_kept,
+    label_in_place,
+    refuse,
+)
 from btp_infra.providers.base import BtpProvider, is_unknown, log
 from btp_infra.providers.spec import (
     ResourceSpec,
+    adopt_lookup,
+    optional_bool,
     optional_mapping,
     optional_timeout,
     required_str,
@@ -64,6 +76,10 @@ class ServiceInstanceInputs(TypedDict):
     parameters: dict[str, Any]
     labels: dict[str, list[str]]
     timeoutSeconds: float | None
+    # Adoption (btp-infra:adopt): None, True (by name) or the SM id; and whether delete removes it anyway.
+    # Both None unless adopting, so that stacks made before them see no change.
+    adopt: str | bool | None
+    takeOwnership: bool | None
 
 
 class ServiceInstanceOutputs(TypedDict):
@@ -72,6 +88,9 @@ class ServiceInstanceOutputs(TypedDict):
     instanceId: str | None
     servicePlanId: str | None
     ready: bool | None
+    # Set by an adopting create only (and carried over): it existed before the stack; its labels then.
+    adopted: NotRequired[bool | None]
+    previousLabels: NotRequired[dict[str, list[str]] | None]
 
 
 SPEC = ResourceSpec.of(
@@ -86,6 +105,8 @@ SPEC = ResourceSpec.of(
         "parameters": optional_mapping,
         "labels": sm_labels,
         "timeoutSeconds": optional_timeout,
+        "adopt": adopt_lookup,
+        "takeOwnership": optional_bool,
     },
 )
 
@@ -134,6 +155,8 @@ class ServiceInstanceProvider(BtpProvider):
         return SPEC.diff(olds, news, delete_before_replace=same_place)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        if props.get("adopt"):
+            return self._adopt(props)
         sm = self.service_manager(props["subaccountId"])
         timeout = self.timeout_of(props)
         deadline = Deadline(timeout)
@@ -151,6 +174,61 @@ class ServiceInstanceProvider(BtpProvider):
         )
         return CreateResult(instance.id, {**SPEC.inputs_of(props), **_outputs(instance)})
 
+    def _adopt(self, props: dict[str, Any]) -> CreateResult:
+        """Take over the hand-made instance named in ``btp-infra:adopt``: check it is this subaccount's
+        ``service-manager/service-operator-access`` instance with the declared name, add btp-infra's labels
+        in place (a PATCH, never a create), record it as adopted."""
+        guid, name, adopt = props["subaccountId"], props["name"], props["adopt"]
+        sm = self.service_manager(guid)
+        timeout = self.timeout_of(props)
+        where = f"subaccount {guid}"
+        found = sm.get_instance(adopt) if isinstance(adopt, str) else sm.find_instance(name)
+        if found is None:
+            raise refuse(
+                "instance",
+                adopt,
+                name,
+                f"is no service instance in {where} (deleted, or in another subaccount)",
+                f"the id or name of the tenant's {OPERATOR_OFFERING}/{OPERATOR_PLAN} instance in {where}",
+            )
+        plan = sm.find_plan(OPERATOR_OFFERING, OPERATOR_PLAN)
+        if found.service_plan_id != plan.id:
+            raise refuse(
+                "instance",
+                adopt,
+                name,
+                f"is an instance of another plan, not {OPERATOR_OFFERING}/{OPERATOR_PLAN}",
+                f"the tenant's {OPERATOR_OFFERING}/{OPERATOR_PLAN} instance",
+            )
+        if found.subaccount_id and found.subaccount_id != guid:
+            raise refuse(
+                "instance",
+                adopt,
+                name,
+                f"lives in subaccount {found.subaccount_id}",
+                f"an instance in {where}",
+            )
+        if found.name != name:
+            raise refuse(
+                "instance",
+                adopt,
+                name,
+                f"is named {found.name!r}, not {name!r}",
+                f"also set {adopt_key('instance', True)}: {found.name}",
+            )
+        if others := claimed_by(found, props.get("labels")):
+            raise refuse(
+                "instance",
+                adopt,
+                name,
+                f"belongs to tenant {', '.join(others)} (labelled by its btp-infra stack)",
+                "a hand-made object no other stack manages",
+            )
+        ops = label_in_place(found, props.get("labels"))
+        instance = sm.update_instance(found.id, label_ops=ops, timeout=timeout) if ops else found
+        outs = {**SPEC.inputs_of(props), **_outputs(instance), **adopted_outputs(found, props["labels"])}
+        return CreateResult(instance.id, outs)
+
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if SPEC.behaviour_only(olds, news):  # e.g. a new timeout: recorded, nothing to call
             return UpdateResult({**olds, **SPEC.inputs_of(news)})
@@ -162,7 +240,7 @@ class ServiceInstanceProvider(BtpProvider):
             label_ops=label_changes(olds.get("labels"), news.get("labels")) or None,
             timeout=self.timeout_of(news),
         )
-        return UpdateResult({**SPEC.inputs_of(news), **_outputs(instance)})
+        return UpdateResult({**SPEC.inputs_of(news), **_outputs(instance), **carry_ownership(olds)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         sm = read_or_keep(self, props["subaccountId"], f"instance {props.get('name')}")
@@ -180,6 +258,9 @@ class ServiceInstanceProvider(BtpProvider):
         with self.cleanup_service_manager(props["subaccountId"], f"instance {props.get('name')}") as sm:
             if sm is None:
                 return
+            if is_kept(props):
+                give_back(sm, "instance", id_, props, timeout=timeout)
+                return
             remove_instance(sm, id_, timeout)
 
 
@@ -192,6 +273,7 @@ class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
 
     subaccountId: pulumi.Output[str]
     instanceId: pulumi.Output[str]
+    adopted: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -204,6 +286,8 @@ class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
         parameters: Mapping[str, Any] | None = None,
         labels: Mapping[str, list[str]] | None = None,
         timeout_seconds: float | None = None,
+        adopt: str | bool | None = None,
+        take_ownership: bool | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs: ServiceInstanceInputs = {
@@ -214,5 +298,7 @@ class ServiceInstance(Resource, module="btp", name="ServiceInstance"):
             "parameters": dict(parameters or {}),
             "labels": {k: list(v) for k, v in (labels or {}).items()},
             "timeoutSeconds": timeout_seconds,
+            "adopt": adopt or None,
+            "takeOwnership": take_ownership if adopt else None,
         }
         super().__init__(ServiceInstanceProvider(), name, SPEC.props(inputs), opts)

@@ -19,11 +19,12 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from btp_infra.btp.sm_models import SM_LABEL_KEY
-from btp_infra.conventions import BEHAVIOUR_KEYS, PROVIDER_KEY
+from btp_infra.conventions import BEHAVIOUR_KEYS, GUID_RE, PROVIDER_KEY
 
 __all__ = [
     "Check",
     "ResourceSpec",
+    "adopt_lookup",
     "check_result",
     "contains_unknowns",
     "diff_inputs",
@@ -115,6 +116,15 @@ def optional_bool(news: Mapping[str, Any], key: str, failures: list[CheckFailure
     value = news.get(key)
     if value is not None and not is_unknown(value) and not isinstance(value, bool):
         failures.append(CheckFailure(key, f"{key} must be true or false, got {value!r}"))
+
+
+def adopt_lookup(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:
+    """Absent, ``true`` (find the object by its declared name) or a Service Manager id (``adopt``)."""
+    value = news.get(key)
+    if value is None or value is True or is_unknown(value):
+        return
+    if not isinstance(value, str) or not GUID_RE.fullmatch(value):
+        failures.append(CheckFailure(key, f"{key} must be true or a Service Manager GUID, got {value!r}"))
 
 
 def optional_mapping(news: Mapping[str, Any], key: str, failures: list[CheckFailure]) -> None:

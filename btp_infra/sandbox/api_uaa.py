@@ -3,7 +3,8 @@
 Client id/secret are accepted as HTTP basic auth or in the form body, in every identity zone (XSUAA accepts
 both). A client is known only in its own zone (``subdomain``): the global account's for the cis key, the
 subaccount's for binding credentials. On the TLS listener a verified client certificate issued for an x509
-binding authenticates its ``client_id`` without a secret.
+binding authenticates its ``client_id`` without a secret. A binding's credentials obtain tokens only
+``latencies.binding_credentials`` seconds after the binding was created (default at once).
 """
 
 import hmac
@@ -60,6 +61,8 @@ def router(rt: Runtime) -> APIRouter:
         if client is not None:
             setattr(request.state, CLIENT_ID_STATE, client.client_id)
         if client is None or client.subdomain != subdomain or not _authenticated(client, secret, request):
+            raise uaa_error(401, "Bad credentials")
+        if rt.clock.now() < client.not_before:  # a binding's new credentials, not known to XSUAA yet
             raise uaa_error(401, "Bad credentials")
         value, issued = rt.store.issue_token(client)
         return JSONResponse(

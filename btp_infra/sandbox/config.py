@@ -56,6 +56,9 @@ class Latencies(_Model):
     instance_delete: float = Field(default=0.05, ge=0)
     binding: float = Field(default=0.05, ge=0)
     binding_delete: float = Field(default=0.05, ge=0)
+    #: Seconds after its creation before a new Service Manager binding's credentials obtain a token (XSUAA
+    #: refuses them with 401 until then): 0 = at once. For tests of credentials that work late, or never.
+    binding_credentials: float = Field(default=0.0, ge=0)
 
 
 class RateLimit(_Model):

@@ -455,6 +455,7 @@ class ServiceManager:
             labels = validate_labels(body.labels)
             sub = self.store.subaccounts[subaccount]
             credentials, client = make_credentials(self.rt.urls, sub, plan, app_id, cert)
+            client.not_before = self.rt.clock.now() + self.rt.latencies.binding_credentials
             binding_id = new_id()
             op = self.store.start_operation(
                 "create",

@@ -52,6 +52,8 @@ class OAuthClient:
     subaccount: str | None
     scope: Scope
     cert_serials: set[int] = field(default_factory=set)
+    #: Emulator time (``Clock.now``) before which the client obtains no token (a binding's new credentials).
+    not_before: float = 0.0
 
 
 @dataclass

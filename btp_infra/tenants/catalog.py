@@ -126,6 +126,7 @@ def tenant_values(
     cluster_identifier: str | None = None,
     keyring_profile: str | None = None,
     timeouts: Mapping[str, object] | None = None,
+    adopt: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """The camelCase ``btp-infra`` values of a stack file from keyword options; None = not set (default).
 
@@ -151,6 +152,7 @@ def tenant_values(
         "clusterIdentifier": cluster_identifier,
         "keyringProfile": keyring_profile,
         "timeouts": timeouts,
+        "adopt": adopt,
     }
     return {key: value for key, value in given.items() if value is not None}
 
@@ -301,6 +303,7 @@ def add_tenant(
     cluster_identifier: str | None = None,
     keyring_profile: str | None = None,
     timeouts: Mapping[str, object] | None = None,
+    adopt: Mapping[str, object] | None = None,
 ) -> Path:
     """Write a validated, commented stack file for tenant ``name``; return its path.
 
@@ -340,6 +343,7 @@ def add_tenant(
         cluster_identifier=cluster_identifier,
         keyring_profile=keyring_profile,
         timeouts=timeouts,
+        adopt=adopt,
     )
     data: dict[str, object] = {}
     for key, value in values.items():

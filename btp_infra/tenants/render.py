@@ -78,6 +78,10 @@ KEY_COMMENTS: Final[Mapping[str, tuple[str, ...]]] = {
         "The keyring profile holding the cis service key: btp-infra login --profile <profile>.",
     ),
     "timeouts": ("Per-resource timeouts: seconds or 90s/30m/1h (defaults 20m, 10m, 30m, 10m).",),
+    "adopt": (
+        "Hand-made objects taken over, not created (btp-infra tenant adopt; docs/migration.md);",
+        "kept on destroy unless takeOwnership.",
+    ),
 }
 
 WRITABLE_KEYS: Final[tuple[str, ...]] = tuple(KEY_COMMENTS)
@@ -97,8 +101,9 @@ _UNSET_DEFAULTS: Final[Mapping[str, str]] = {
 
 
 #: Config keys a tenant file never carries: the secret cis key (``pulumi config set --secret`` only) and the
-#: try-out's rendering switch (``btp-infra try`` sets it in its own throwaway copy).
-NOT_WRITTEN: Final = frozenset({"cisServiceKey", "renderYamlToDirectory"})
+#: try-out's rendering switch (``btp-infra try`` sets it in its own throwaway copy); nor does a new tenant
+#: carry a rotation key (``btp-infra rotate`` writes it).
+NOT_WRITTEN: Final = frozenset({"cisServiceKey", "renderYamlToDirectory", "credentialRotation"})
 
 
 def _check_keys() -> None:

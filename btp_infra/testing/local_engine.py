@@ -29,13 +29,34 @@ Engine rules it models (read from ``pulumi/pulumi``):
   new inputs with the old id (``sdk/go/common/resource/plugin/provider_plugin.go``: ``Create``, ``Update``;
   ``pkg/resource/deploy/step.go``: ``UpdateStep.Apply`` keeps the id even in previews). Every computed
   output of an updated resource is therefore unknown to its dependents in preview.
+- Create-before-delete replacement (the default): the replacement is created in place of the old resource,
+  which stays in state *pending deletion* (``pkg/resource/deploy/step.go``: ``CreateStep.Apply`` sets
+  ``old.Delete = true`` for a replacing create; ``step_generator.go``: the replace branch of
+  ``generateSteps`` returns ``CreateReplacementStep`` + ``ReplaceStep`` only — "the delete step is generated
+  later on, after all creates/updates finish"). Dependents then diff against the new resource and update;
+  the condemned resource is deleted with the other deletes after the program finished
+  (``deployment_executor.go``: ``performPostSteps`` → ``GenerateDeletes``, which emits a
+  ``DeleteReplacementStep`` for every state entry with ``Delete`` set), dependents first. A failed step
+  stops the update before those deletes. What a crash leaves: the new resource and the old one pending
+  deletion, both in the checkpoint; the next update does not match the pending one to any registration
+  (``deployment.go``: ``buildResourceMaps`` skips ``Delete`` entries), so the program's resource diffs
+  against the replacement, and the pending one is deleted in that update's ``GenerateDeletes`` — again after
+  the registrations, so the dependents are updated first. A delete-before-replace replacement deletes the old
+  resource first (``DeleteBeforeReplace``) and holds no pending entry. :attr:`LocalEngine.pending_deletes`
+  holds them; ``destroy`` deletes them too, ``refresh`` reads them.
+- Kubernetes objects: recorded, and — with ``cluster=`` (a :class:`~btp_infra.kube.KubeClient`, e.g. on the
+  stand-in API of :mod:`btp_infra.testing.kube_api`) — applied through the official client with
+  pulumi-kubernetes' create / update-in-place / replace / delete rules (:mod:`btp_infra.testing.kube_apply`;
+  a Secret's data changes in place only with the provider's ``enableSecretMutable``).
+- :attr:`LocalEngine.after_step`, when set, is called after each step is recorded (a checkpoint), with
+  what happened and the resource's name — raising there is a crash at that point: what was recorded stays.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +67,14 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from btp_infra import program
 from btp_infra.btp.auth import clear_token_cache
-from btp_infra.conventions import DYNAMIC_TYPE_PREFIX, PROJECT, PROVIDER_KEY
+from btp_infra.conventions import DYNAMIC_TYPE_PREFIX, PROJECT, PROVIDER_KEY, TYPE_KUBERNETES_PROVIDER
+from btp_infra.kube import KubeClient
 from btp_infra.offline.graph import RenderResult, unwrap_secrets
 from btp_infra.offline.rendering import GraphMocks, RecordingMonitor, render
+from btp_infra.testing.kube_apply import KubeApplier, kube_object
+
+KUBERNETES_PREFIX = "kubernetes:"
+"""Type tokens of pulumi-kubernetes resources (not its provider, ``pulumi:providers:kubernetes``)."""
 
 
 class ProtectedResourceError(Exception):
@@ -69,6 +95,8 @@ class StateEntry:
     protect: bool = False
     #: Names of what this resource depends on: parent, dependencies, property dependencies, provider.
     depends_on: list[str] = field(default_factory=list)
+    #: Replaced create-before-delete and not yet deleted (the engine's ``Delete: true`` state).
+    delete: bool = False
 
     @property
     def dynamic(self) -> bool:
@@ -105,9 +133,12 @@ def _urn_name(urn: str) -> str:
 class LocalEngine:
     """Up, refresh and destroy one stack; state is kept between calls."""
 
-    def __init__(self, stack: str, config: Mapping[str, str]) -> None:
+    def __init__(self, stack: str, config: Mapping[str, str], *, cluster: KubeClient | None = None) -> None:
         self.stack = stack
         self.config = dict(config)
+        #: When set, the Kubernetes objects are applied to that API as pulumi-kubernetes would
+        #: (:mod:`btp_infra.testing.kube_apply`), not only recorded.
+        self.kube = KubeApplier(cluster) if cluster is not None else None
         #: The config of the dynamic default provider in state: the stack config of the last ``up``. Refresh
         #: and destroy run no program and configure providers with it, not with the current stack config
         #: (``pkg/resource/deploy/providers/registry.go``: ``Registry.Same`` → ``Configure`` with the provider
@@ -121,6 +152,15 @@ class LocalEngine:
         self._order = 0
         #: New name → old name of the resources matched through an alias in the current ``up``.
         self._aliased: dict[str, str] = {}
+        #: Old resources replaced create-before-delete, still to be deleted (oldest first).
+        self.pending_deletes: list[StateEntry] = []
+        #: Called with (``"created"``/``"updated"``/``"replaced"``/``"deleted"``, name) after each step is
+        #: recorded; raising there is a crash at that point (see the module docstring).
+        self.after_step: Callable[[str, str], None] | None = None
+
+    def _stepped(self, what: str, name: str) -> None:
+        if self.after_step is not None:
+            self.after_step(what, name)
 
     @property
     def state(self) -> dict[tuple[str, str], StateEntry]:
@@ -130,7 +170,7 @@ class LocalEngine:
     @property
     def cluster(self) -> dict[tuple[str, str], StateEntry]:
         """The Kubernetes objects in state (what the cluster would hold)."""
-        return {k: v for k, v in self.resources.items() if v.type.startswith("kubernetes:")}
+        return {k: v for k, v in self.resources.items() if v.type.startswith(KUBERNETES_PREFIX)}
 
     def provider(self, serialized: str) -> ResourceProvider:
         """The unpickled, configured provider for a ``__provider`` string (one per string, as the engine)."""
@@ -179,10 +219,14 @@ class LocalEngine:
                 stale = [
                     e for key, e in self.resources.items() if key not in mocks.seen and key[1] not in moved
                 ]
+                stale += self.pending_deletes
                 result.deleted = [e.name for e in self._deletion_order(stale) if e.dynamic]
             return result
         if result.ok:
+            # The condemned resources of create-before-delete replacements go with the other deletes, after
+            # every registration (their dependents were updated against the replacements by now).
             stale = [e for key, e in self.resources.items() if key not in mocks.seen]
+            stale += self.pending_deletes
             try:
                 for entry in self._deletion_order(stale):
                     self._delete(entry)
@@ -196,6 +240,14 @@ class LocalEngine:
         """Read every dynamic resource; drop those gone out of band. Returns the names of dropped ones."""
         self._new_process(from_state=True)
         dropped: list[str] = []
+        for pending in [e for e in self.pending_deletes if e.dynamic]:
+            read = self.provider(pending.provider).read(pending.id, dict(pending.outputs))
+            if not read.id:
+                with self._lock:
+                    self.pending_deletes.remove(pending)
+                dropped.append(pending.name)
+            else:
+                pending.outputs = dict(read.outs or {})
         for key, entry in sorted(self.state.items(), key=lambda kv: kv[1].order):
             read = self.provider(entry.provider).read(entry.id, dict(entry.outputs))
             if not read.id:
@@ -217,6 +269,7 @@ class LocalEngine:
         keep = self._protected_closure() if exclude_protected else set()
         deleted: list[str] = []
         doomed = [e for e in self.resources.values() if (e.type, e.name) not in keep]
+        doomed += [e for e in self.pending_deletes if (e.type, e.name) not in keep]
         for entry in self._deletion_order(doomed):
             self._delete(entry)
             deleted.append(entry.name)
@@ -262,8 +315,53 @@ class LocalEngine:
             )
         if entry.dynamic:
             self.provider(entry.provider).delete(entry.id, dict(entry.outputs))
+        elif self.kube is not None and entry.type.startswith(KUBERNETES_PREFIX):
+            self.kube.delete(kube_object(entry.type, entry.inputs))
         with self._lock:
-            self.resources.pop((entry.type, entry.name), None)
+            if entry.delete:
+                self.pending_deletes = [e for e in self.pending_deletes if e is not entry]
+            elif self.resources.get((entry.type, entry.name)) is entry:
+                del self.resources[(entry.type, entry.name)]
+        self._stepped("deleted", entry.name)
+
+    def kubernetes_step(self, previous: StateEntry | None, entry: StateEntry) -> str | None:
+        """Apply one Kubernetes registration (when :attr:`kube` is set) and say what it was: ``created``,
+        ``updated`` (in place), ``replaced`` or None (unchanged), by pulumi-kubernetes' rules
+        (:mod:`btp_infra.testing.kube_apply`). A replacement that keeps the name deletes first; one that
+        moves leaves the old object pending deletion, like any create-before-delete replacement."""
+        new = kube_object(entry.type, entry.inputs)
+        if previous is None:
+            if self.kube is not None:
+                self.kube.create(new)
+            return "created"
+        old = kube_object(previous.type, previous.inputs)
+        step = KubeApplier.plan(old, new, enable_secret_mutable=self._secret_mutable())
+        if step == "same":
+            return None
+        if step == "update":
+            if self.kube is not None:
+                self.kube.update(old, new)
+            return "updated"
+        if KubeApplier.delete_before_replace(old, new):  # two steps, two checkpoints: delete, then create
+            if self.kube is not None:
+                self.kube.delete(old)
+            with self._lock:
+                self.resources.pop((previous.type, previous.name), None)
+            self._stepped("deleted", previous.name)
+            if self.kube is not None:
+                self.kube.create(new)
+        else:
+            if self.kube is not None:
+                self.kube.create(new)
+            condemned = StateEntry(**{**previous.__dict__, "delete": True})
+            with self._lock:
+                self.pending_deletes.append(condemned)
+        return "replaced"
+
+    def _secret_mutable(self) -> bool:
+        """The recorded Kubernetes provider's ``enableSecretMutable`` (pulumi-kubernetes' default: false)."""
+        providers = [e for e in self.resources.values() if e.type == TYPE_KUBERNETES_PROVIDER]
+        return any(unwrap_secrets(e.inputs.get("enableSecretMutable")) in (True, "true") for e in providers)
 
     def _record(self, entry: StateEntry) -> None:
         with self._lock:
@@ -322,6 +420,7 @@ class LocalEngine:
 
         def save(id_: str, outs: Mapping[str, Any] | None, what: str) -> tuple[str, dict[str, Any], str]:
             self._record(StateEntry(type_, name, id_, inputs, dict(outs or {}), serialized, 0))
+            self._stepped(what, name)
             return id_, self.resources[(type_, name)].outputs, what
 
         if previous is None:
@@ -335,13 +434,30 @@ class LocalEngine:
         if preview:
             return (None, inputs, "replaced") if diff.replaces else (previous.id, inputs, "updated")
         if diff.replaces:
-            if diff.delete_before_replace:
+            if diff.delete_before_replace:  # two steps, two checkpoints: the delete, then the create
                 provider.delete(previous.id, dict(previous.outputs))
                 with self._lock:
                     self.resources.pop((type_, name), None)
+                self._stepped("deleted", name)
+                created = provider.create(inputs)
+                return save(str(created.id), created.outs, "replaced")
             created = provider.create(inputs)
-            if not diff.delete_before_replace:
-                provider.delete(previous.id, dict(previous.outputs))
+            # The old resource stays in state pending deletion until the update's deletes (module docstring);
+            # its dependencies are kept for the delete order.
+            condemned = StateEntry(
+                previous.type,
+                previous.name,
+                previous.id,
+                dict(previous.inputs),
+                dict(previous.outputs),
+                previous.provider,
+                previous.order,
+                previous.protect,
+                list(previous.depends_on),
+                delete=True,
+            )
+            with self._lock:
+                self.pending_deletes.append(condemned)
             return save(str(created.id), created.outs, "replaced")
         updated = provider.update(previous.id, dict(previous.outputs), inputs)
         return save(previous.id, updated.outs, "updated")
@@ -408,7 +524,12 @@ class _ExecutingMocks(pulumi_mocks.Mocks):
             return id_, outs
         entry.protect, entry.depends_on = protect, depends_on
         if not args.typ.startswith(DYNAMIC_TYPE_PREFIX):
+            step: str | None = None
+            if args.typ.startswith(KUBERNETES_PREFIX):
+                step = self.engine.kubernetes_step(previous, entry)
             self.engine._record(entry)
+            if step is not None:
+                self.engine._stepped(step, args.name)
         return id_, outs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

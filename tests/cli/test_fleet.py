@@ -31,6 +31,16 @@ def in_project(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(fleet.project)
 
 
+@pytest.fixture(autouse=True)
+def no_offboarding_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These stacks have no cluster and no BTP behind them: the fleet's own behaviour is tested here, the
+    offboarding that `destroy` does around each stack in test_destroy_offboard.py."""
+    from btp_infra.operations.offboard import OffboardHooks
+
+    monkeypatch.setattr(OffboardHooks, "before", lambda self, ctx: None)
+    monkeypatch.setattr(OffboardHooks, "after", lambda self, ctx: None)
+
+
 def run(*args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 

@@ -285,6 +285,8 @@ def instance_props(name: str = "btp-infra-team-a-operator-access", **change: Any
         "parameters": {},
         "labels": LABELS,
         "timeoutSeconds": 60,
+        "adopt": None,
+        "takeOwnership": None,
         **change,
     }
 
@@ -478,6 +480,8 @@ def binding_props(instance_id: str, credential_type: str = "client-secret", **ch
         "parameters": {},
         "labels": LABELS,
         "timeoutSeconds": 60,
+        "adopt": None,
+        "takeOwnership": None,
         **change,
     }
 

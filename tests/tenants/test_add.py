@@ -46,6 +46,11 @@ EVERY_OPTION: dict[str, Any] = {
     "cluster_identifier": "kyma-prod-eu",
     "keyring_profile": "my-global-account",
     "timeouts": {"entitlement": "30m", "adminAccess": 900, "instance": "1h", "binding": "90s"},
+    "adopt": {
+        "instanceName": "orders-access",
+        "bindingName": "orders-binding",
+        "import": ["namespace", "secret"],
+    },
 }
 
 #: The same values under the stack file's camelCase keys.
@@ -70,6 +75,7 @@ EVERY_KEY: dict[str, Any] = {
     "clusterIdentifier": "kyma-prod-eu",
     "keyringProfile": "my-global-account",
     "timeouts": EVERY_OPTION["timeouts"],
+    "adopt": EVERY_OPTION["adopt"],
 }
 
 
