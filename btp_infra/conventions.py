@@ -12,6 +12,7 @@ used by one module only stays in that module.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from typing import Final
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "DYNAMIC_TYPE_PREFIX",
     "GUID_RE",
+    "IDENTITY_CHANGE_KEY",
     "KEYRING_PROFILE_RE",
     "LABEL_ENVIRONMENT",
     "LABEL_ISTIO_INJECTION",
@@ -57,8 +59,13 @@ __all__ = [
     "ROLLBACK_TIMEOUT",
     "SECRET_SIG_KEY",
     "SECRET_SIG_VALUE",
+    "SM_ADMIN_BINDING_NAME",
+    "SM_ADMIN_INSTANCE_NAME",
     "SM_MANAGED_BY_LABEL",
     "SM_TENANT_LABEL",
+    "SUBACCOUNT_TIMEOUT",
+    "SUBDOMAIN_MAX_LENGTH",
+    "SUBDOMAIN_RE",
     "SYSTEM_NAMESPACES",
     "TEMPORARY_ACCESS_TIMEOUT",
     "TENANT_RESOURCE",
@@ -73,9 +80,11 @@ __all__ = [
     "TYPE_SERVICE_INSTANCE",
     "TYPE_SM_ACCESS",
     "TYPE_SUBACCOUNT",
+    "TYPE_SUBACCOUNT_LIFECYCLE",
     "TYPE_TENANT_NAMESPACE",
     "binding_name",
     "config_key",
+    "default_subdomain",
     "instance_name",
     "is_system_namespace",
     "parse_duration",
@@ -275,3 +284,36 @@ starting and ending with a letter or digit, at most :data:`CREDENTIAL_ROTATION_M
 ``fullmatch``."""
 OPERATOR_SECRET_CERT_KEY: Final = "tls.crt"
 """The x509 operator Secret's key holding the certificate (whose expiry scheduled rotation checks)."""
+
+
+# ---- Subaccount lifecycle (issue 14: a tenant stack creates its own subaccount) ---------------------
+
+TYPE_SUBACCOUNT_LIFECYCLE: Final = DYNAMIC_TYPE_PREFIX + "btp:Subaccount"
+"""The type token of a subaccount the tenant stack creates and owns (``SubaccountCheck`` only reads one)."""
+IDENTITY_CHANGE_KEY: Final = "identityChange"
+"""The checked input in which ``Subaccount.check`` records a changed subdomain or region (``{key: {"from":
+old, "to": new}}``), which the policy pack's replacement rule reads."""
+SUBACCOUNT_TIMEOUT: Final = 3600
+"""Seconds a subaccount create or delete may take: deletion can outlive Terraform's 10 minutes
+(user-pain-points.md B4), so an hour."""
+SM_ADMIN_INSTANCE_NAME: Final = "ServiceManagementAccessInstance"
+"""The SM instance the Accounts API's ``serviceManagementBinding`` creates in the subaccount (btp-api.md
+§C.3); not a leftover of a tenant when a subaccount is about to be deleted."""
+SM_ADMIN_BINDING_NAME: Final = "ServiceManagementAccessBinding"
+"""Its binding (btp-api.md §C.3)."""
+SUBDOMAIN_MAX_LENGTH: Final = 63
+SUBDOMAIN_RE: Final = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+"""A subaccount subdomain (btp-api.md §C.3a): lower-case letters, digits and hyphens, at most 63, no hyphen at
+either end; use with ``fullmatch``."""
+
+
+def default_subdomain(namespace: str, prefix: str | None) -> str:
+    """The subaccount subdomain of a tenant that names none: ``<prefix>-<namespace>`` (``<namespace>`` without
+    a prefix), deterministic so that a re-run finds what a crashed one created. Longer than 63 characters, it
+    is cut and ends in 8 hex digits of the full name's SHA-256, so two long names stay distinct."""
+    full = f"{prefix}-{namespace}" if prefix else namespace
+    if len(full) <= SUBDOMAIN_MAX_LENGTH:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    head = full[: SUBDOMAIN_MAX_LENGTH - len(digest) - 1].rstrip("-")
+    return f"{head}-{digest}"

@@ -18,6 +18,7 @@ from btp_infra.components.args import (
     EntitlementArgs,
     GuardrailArgs,
     OperatorSecretArgs,
+    SubaccountArgs,
     TenantNamespaceArgs,
     TimeoutArgs,
 )
@@ -85,7 +86,8 @@ def tenant_args(config: TenantConfig) -> TenantNamespaceArgs:
             binding=timeouts.binding,
         ),
         take_ownership=config.take_ownership,
-        protect=config.protect,
+        protect=config.effective_protect,
+        subaccount=_subaccount_args(config),
         adopt=adopt_args(config),
     )
 
@@ -101,6 +103,22 @@ def adopt_args(config: TenantConfig) -> AdoptArgs:
         binding=None if config.credential_rotation is not None else adopt.binding_lookup,
         namespace=adopt.namespace,
         secret=adopt.secret,
+    )
+
+
+def _subaccount_args(config: TenantConfig) -> SubaccountArgs | None:
+    """The subaccount the stack creates (``btp-infra:subaccount``), or ``None`` when it maps one."""
+    spec, subdomain = config.subaccount, config.subaccount_subdomain
+    if spec is None or subdomain is None:
+        return None
+    return SubaccountArgs(
+        display_name=spec.display_name,
+        subdomain=subdomain,
+        region=spec.region,
+        parent_directory=spec.parent_directory,
+        labels=spec.labels,
+        used_for_production=spec.used_for_production,
+        allow_replacement=config.allow_subaccount_replacement,
     )
 
 

@@ -71,7 +71,8 @@ class TryoutProject:
     stack: str
     out_dir: Path
     backend_url: str
-    subaccount_id: str
+    #: ``None`` when the stack creates its subaccount (``btp-infra:subaccount``): nothing to seed.
+    subaccount_id: str | None
     region: str | None
 
 
@@ -109,7 +110,7 @@ def prepare_project(
         out_dir=out_dir.resolve(),
         backend_url=state.resolve().as_uri(),
         subaccount_id=tenant.subaccount_id,
-        region=tenant.region,
+        region=tenant.subaccount_region,
     )
 
 

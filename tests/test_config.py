@@ -961,6 +961,9 @@ def test_config_keys_cover_the_documented_keys() -> None:
     assert set(CONFIG_KEYS) == {
         "namespace",
         "subaccountId",
+        "subaccount",
+        "subdomainPrefix",
+        "allowSubaccountReplacement",
         "region",
         "credentialType",
         "secretPlacement",

@@ -183,7 +183,7 @@ def broken_program() -> None:
     )
     ServiceInstance(
         f"{ns}-hana",
-        subaccount_id=config.subaccount_id,
+        subaccount_id=str(config.subaccount_id),
         instance_name="hana",
         service_offering_name="hana-cloud",
         service_plan_name="hana",

@@ -114,7 +114,7 @@ def _target(name: str, path: Path) -> StackTarget:
         config: TenantConfig = load_stack_file(path)
     except Exception as exc:  # ConfigError (one line per issue) or any reading failure
         return StackTarget(name, path, secrets_provider, None, _first_line(str(exc)) or type(exc).__name__)
-    return StackTarget(name, path, secrets_provider, config.protect)
+    return StackTarget(name, path, secrets_provider, config.effective_protect)
 
 
 def resolve_targets(stacks: Sequence[str], project_dir: str | Path = ".") -> list[StackTarget]:

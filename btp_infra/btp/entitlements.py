@@ -139,6 +139,23 @@ class EntitlementsClient(CisFacade):
         """The subaccount's assignment of ``service``/``plan``, or ``None`` if it has none."""
         return self.read(subaccount, service, plan, deadline=deadline).assignment
 
+    def list_assignments(self, subaccount: str) -> list[PlanAssignment]:
+        """Every plan assigned to the subaccount (auto-managed ones included, marked ``auto_assigned``)."""
+        what = f"list entitlements of {subaccount}"
+        params = {"subaccountGUID": subaccount, "includeAutoManagedPlans": "true"}
+        body = json_object(self.transport.request("GET", ASSIGNMENTS, params=params, what=what), what)
+        found: list[PlanAssignment] = []
+        services = body.get("assignedServices")
+        for service in services if isinstance(services, list) else []:
+            plans = service.get("servicePlans") if isinstance(service, dict) else None
+            for plan in plans if isinstance(plans, list) else []:
+                if not isinstance(plan, dict):
+                    continue
+                assignment = _assignment(body, subaccount, str(service.get("name")), str(plan.get("name")))
+                if assignment is not None:
+                    found.append(assignment)
+        return found
+
     def _start(
         self, subaccount: str, service: str, plan: str, known: EntitlementRead | None, deadline: Deadline
     ) -> EntitlementRead:

@@ -98,10 +98,69 @@ def _workspace(
 # ---- add ----------------------------------------------------------------------------------------
 
 
+def _subaccount_block(
+    subaccount_id: str | None,
+    create: bool,
+    *,
+    display_name: str | None,
+    subdomain: str | None,
+    region: str | None,
+    parent_directory: str | None,
+    used_for_production: bool | None,
+) -> dict[str, object] | None:
+    """The ``subaccount`` block of ``--create-subaccount`` (``None`` without it); exactly one of
+    ``--subaccount`` and ``--create-subaccount``, and the block's options only with the latter."""
+    if subaccount_id is not None and create:
+        raise click.UsageError("use either --subaccount GUID or --create-subaccount, not both")
+    if not create:
+        if subaccount_id is None:
+            raise click.UsageError(
+                "--subaccount GUID (an existing subaccount) or --create-subaccount (the stack creates one) "
+                "is required"
+            )
+        given = [
+            option
+            for option, value in (
+                ("--display-name", display_name),
+                ("--subdomain", subdomain),
+                ("--parent-directory", parent_directory),
+                ("--used-for-production", used_for_production),
+            )
+            if value is not None
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only with --create-subaccount")
+        return None
+    missing = [opt for opt, value in (("--display-name", display_name), ("--region", region)) if not value]
+    if missing:
+        raise click.UsageError(f"--create-subaccount needs {' and '.join(missing)}")
+    block: dict[str, object] = {"displayName": display_name, "region": region}
+    for key, value in (
+        ("subdomain", subdomain),
+        ("parentDirectory", parent_directory),
+        ("usedForProduction", used_for_production),
+    ):
+        if value is not None:
+            block[key] = value
+    return block
+
+
 @tenant.command("add")
 @click.argument("name")
 @click.option("--namespace", required=True, help="The tenant's Kubernetes namespace.")
-@click.option("--subaccount", "subaccount_id", required=True, metavar="GUID", help="The BTP subaccount ID.")
+@click.option("--subaccount", "subaccount_id", metavar="GUID", help="An existing BTP subaccount ID.")
+@click.option(
+    "--create-subaccount",
+    is_flag=True,
+    help="The stack creates (and on destroy deletes) its own subaccount: --display-name and --region.",
+)
+@click.option("--display-name", help="The display name of the subaccount to create.")
+@click.option("--subdomain", help="The subdomain of the subaccount to create (default <prefix>-<namespace>).")
+@click.option("--subdomain-prefix", help="The organisation prefix of the default subdomain.")
+@click.option("--parent-directory", metavar="GUID", help="The directory to create the subaccount in.")
+@click.option(
+    "--used-for-production", is_flag=True, default=None, help="Mark the created subaccount for production."
+)
 @click.option("--stack", help="The stack name (default: NAME).")
 @click.option("--kube-context", help="The kubeconfig context of the Kyma cluster.")
 @click.option("--region", help="The BTP region (eu10, us20, ...).")
@@ -143,7 +202,13 @@ def _workspace(
 def tenant_add(
     name: str,
     namespace: str,
-    subaccount_id: str,
+    subaccount_id: str | None,
+    create_subaccount: bool,
+    display_name: str | None,
+    subdomain: str | None,
+    subdomain_prefix: str | None,
+    parent_directory: str | None,
+    used_for_production: bool | None,
     stack: str | None,
     kube_context: str | None,
     region: str | None,
@@ -176,15 +241,26 @@ def tenant_add(
         parse_x509,
     )
 
+    created = _subaccount_block(
+        subaccount_id,
+        create_subaccount,
+        display_name=display_name,
+        subdomain=subdomain,
+        region=region,
+        parent_directory=parent_directory,
+        used_for_production=used_for_production,
+    )
     try:
         path = add_tenant(
             name,
             namespace=namespace,
             subaccount_id=subaccount_id,
+            subaccount=created,
+            subdomain_prefix=subdomain_prefix,
             stacks_dir=stacks_dir,
             stack=stack,
             kube_context=kube_context,
-            region=region,
+            region=None if created is not None else region,
             credential_type=credential_type,
             x509=_parsed(lambda: parse_x509(x509)) if x509 else None,
             secret_placement=secret_placement,

@@ -82,10 +82,10 @@ def try_command(stack: str | None, out_root: Path) -> None:
             )
         except (ConfigError, OSError) as err:
             raise _TryError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
-        seed = SubaccountSeed(
-            guid=project.subaccount_id, subdomain="try-tenant", region=project.region or "eu10"
-        )
-        with SandboxServer(SandboxConfig(subaccounts=[seed], tls=True)) as sandbox:
+        guid, region = project.subaccount_id, project.region or "eu10"
+        # No seed when the stack creates its subaccount: it creates it in the sandbox.
+        seeds = [] if guid is None else [SubaccountSeed(guid=guid, subdomain="try-tenant", region=region)]
+        with SandboxServer(SandboxConfig(subaccounts=seeds, tls=True)) as sandbox:
             environ = {
                 **os.environ,
                 **tryout.tryout_environment(project, json.dumps(sandbox.cis_service_key())),

@@ -18,6 +18,7 @@ __all__ = [
     "EntitlementArgs",
     "GuardrailArgs",
     "OperatorSecretArgs",
+    "SubaccountArgs",
     "TenantNamespaceArgs",
     "TimeoutArgs",
 ]
@@ -83,11 +84,26 @@ class AdoptArgs:
 
 
 @dataclass(frozen=True)
+class SubaccountArgs:
+    """The subaccount the tenant stack creates and owns (instead of mapping an existing ``subaccount_id``)."""
+
+    display_name: str
+    subdomain: str
+    region: str
+    parent_directory: str | None = None
+    labels: Mapping[str, list[str]] = field(default_factory=dict)
+    used_for_production: bool = False
+    #: Let a changed subdomain or region replace the subaccount (the policy pack refuses it otherwise).
+    allow_replacement: bool = False
+
+
+@dataclass(frozen=True)
 class TenantNamespaceArgs:
-    """One Kyma namespace mapped 1:1 to one BTP subaccount."""
+    """One Kyma namespace mapped 1:1 to one BTP subaccount: an existing one (``subaccount_id``) or one the
+    stack creates (``subaccount``), exactly one of the two."""
 
     namespace: str
-    subaccount_id: str
+    subaccount_id: str | None
     region: str | None
     namespace_labels: Mapping[str, str]
     instance_name: str
@@ -102,7 +118,10 @@ class TenantNamespaceArgs:
     take_ownership: bool = False
     protect: bool = False
     adopt: AdoptArgs = AdoptArgs()
+    subaccount: SubaccountArgs | None = None
 
     def __post_init__(self) -> None:
+        if (self.subaccount_id is None) == (self.subaccount is None):
+            raise ValueError("exactly one of subaccount_id and subaccount")
         if not self.entitlements or self.entitlements[0].key != (OPERATOR_OFFERING, OPERATOR_PLAN):
             raise ValueError(f"the first entitlement must be {OPERATOR_OFFERING}/{OPERATOR_PLAN}")

@@ -1,9 +1,14 @@
 """``TenantNamespace``: one Kyma namespace mapped 1:1 to one BTP subaccount.
 
-subaccount check → SM admin access (the tenant's claim on the subaccount) → entitlements →
-``service-operator-access`` instance → binding → Namespace → operator Secret → guardrails. Dependencies make
-the order explicit both ways: on destroy the Secret goes before the binding, and the namespace after the
-Secret. Children are named ``<name>-<role>`` after the component, whose name is constant
+subaccount check (or the subaccount the stack creates, :class:`~btp_infra.providers.Subaccount`) → SM admin
+access (the tenant's claim on the subaccount) → entitlements → ``service-operator-access`` instance → binding
+→ Namespace → operator Secret → guardrails. Dependencies make the order explicit both ways: on destroy the
+Secret goes before the binding, and the namespace after the Secret; a created subaccount goes last of all
+(offboarding: guardrails → Secret → namespace → binding → instance → admin access → entitlements →
+subaccount, the admin access's delete sweeping this tenant's leftovers first). With a subaccount mapped by
+``subaccountId`` entitlements depend on the admin access instead: the claim check runs before any is written,
+and their delete can still ask Service Manager whether a plan is used.
+Children are named ``<name>-<role>`` after the component, whose name is constant
 (:data:`~btp_infra.conventions.TENANT_RESOURCE`), so no config value is part of a URN. ``protect`` covers
 every child. Output ``adopted`` lists the objects that existed before the stack (kept on destroy unless
 ``takeOwnership``): admin access and entitlements found in place, and what ``btp-infra:adopt`` names — the
@@ -23,12 +28,19 @@ import pulumi_kubernetes as k8s
 
 from btp_infra.components.args import EntitlementArgs, TenantNamespaceArgs
 from btp_infra.components.guardrails import build_guardrails
-from btp_infra.conventions import OPERATOR_OFFERING, OPERATOR_PLAN, TYPE_TENANT_NAMESPACE
+from btp_infra.conventions import (
+    LABEL_SUBACCOUNT,
+    OPERATOR_OFFERING,
+    OPERATOR_PLAN,
+    SUBACCOUNT_TIMEOUT,
+    TYPE_TENANT_NAMESPACE,
+)
 from btp_infra.operator_secret import secret_data
 from btp_infra.providers import (
     ServiceBinding,
     ServiceInstance,
     ServiceManagerAccess,
+    Subaccount,
     SubaccountCheck,
     SubaccountEntitlement,
 )
@@ -41,7 +53,7 @@ class TenantNamespace(pulumi.ComponentResource):
     :attr:`instance`, :attr:`binding`), then :attr:`namespace`, :attr:`secret` and :attr:`guardrails`.
     """
 
-    subaccount: SubaccountCheck
+    subaccount: SubaccountCheck | Subaccount
     access: ServiceManagerAccess
     entitlements: dict[tuple[str, str], SubaccountEntitlement]
     instance: ServiceInstance
@@ -77,7 +89,7 @@ class TenantNamespace(pulumi.ComponentResource):
         )
 
         self.namespace_name = self.namespace.metadata.name
-        self.subaccount_id = self.subaccount.subaccountId
+        self.subaccount_id = self._subaccount_guid
         self.secret_name = self.secret.metadata.name
         self.secret_namespace = self.secret.metadata.namespace
         self.instance_id = self.instance.id
@@ -112,41 +124,88 @@ class TenantNamespace(pulumi.ComponentResource):
             )
             return pulumi.ResourceOptions.merge(child, extra)
 
-        self.subaccount = SubaccountCheck(
-            f"{name}-subaccount",
-            subaccount_id=args.subaccount_id,
-            namespace=args.namespace,
-            region=args.region,
-            opts=child,
-        )
-        # Admin access (and with it the claim check: one subaccount, one tenant) comes before anything is
-        # written to the subaccount; entitlements depend on it, so on destroy they go first, while Service
-        # Manager can still tell whether anything else uses them.
-        self.access = ServiceManagerAccess(
-            f"{name}-sm-access",
-            subaccount_id=self.subaccount.subaccountId,
-            tenant=args.namespace,
-            take_ownership=args.take_ownership,
-            timeout_seconds=timeouts.admin_access,
-            opts=with_timeout(timeouts.admin_access),
-        )
-        self.entitlements = {}
-        old_names = _old_entitlement_names(name, args.entitlements)
-        for spec in args.entitlements:
-            old_name = old_names.get(spec.key)
-            self.entitlements[spec.key] = SubaccountEntitlement(
-                entitlement_resource_name(name, spec.service, spec.plan),
-                subaccount_id=self.access.subaccountId,
-                service_name=spec.service,
-                plan_name=spec.plan,
-                amount=spec.amount,
-                tenant=args.namespace,
-                take_ownership=args.take_ownership,
-                timeout_seconds=timeouts.entitlement,
-                opts=with_timeout(
-                    timeouts.entitlement, aliases=[pulumi.Alias(name=old_name)] if old_name else None
-                ),
+        created = args.subaccount
+        if created is not None:
+            # No protect beyond the tenant's: a usedForProduction subaccount makes the program protect the
+            # whole tenant (TenantConfig.effective_protect), never this resource alone — the engine deletes
+            # dependents first and checks protect per step (step.go, DeleteStep.Apply), so a protected
+            # subaccount alone would lose the tenant's Secret before destroy stopped.
+            self.subaccount = Subaccount(
+                f"{name}-subaccount",
+                display_name=created.display_name,
+                subdomain=created.subdomain,
+                region=created.region,
+                namespace=args.namespace,
+                owned_plans=[f"{e.service}/{e.plan}" for e in args.entitlements],
+                parent_directory=created.parent_directory,
+                labels={k: list(v) for k, v in created.labels.items()},
+                used_for_production=created.used_for_production,
+                allow_replacement=created.allow_replacement,
+                timeout_seconds=SUBACCOUNT_TIMEOUT,
+                opts=with_timeout(SUBACCOUNT_TIMEOUT),
             )
+        else:
+            assert args.subaccount_id is not None  # TenantNamespaceArgs: exactly one of the two
+            self.subaccount = SubaccountCheck(
+                f"{name}-subaccount",
+                subaccount_id=args.subaccount_id,
+                namespace=args.namespace,
+                region=args.region,
+                opts=child,
+            )
+        # The subaccount's GUID for everything after it. A created one is fed by its resource id (the GUID),
+        # not the computed output `subaccountId`: the engine previews an update of a dynamic resource as its
+        # new inputs with the old id (step.go, UpdateStep.Apply), so the id is known in the preview of an
+        # in-place change (a display name) and the output is not — and an unknown subaccount id would preview
+        # as a replacement of the whole BTP chain (subaccountId replaces).
+        self._subaccount_guid: pulumi.Output[str] = (
+            self.subaccount.id if created is not None else self.subaccount.subaccountId
+        )
+        # In a subaccount the stack created, everything is the tenant's: what a crashed run left (found again
+        # as "adopted") goes with the stack, or the subaccount would never be empty enough to delete.
+        take_ownership = args.take_ownership or created is not None
+
+        def build_access(depends_on: list[pulumi.Resource] | None) -> None:
+            self.access = ServiceManagerAccess(
+                f"{name}-sm-access",
+                subaccount_id=self._subaccount_guid,
+                tenant=args.namespace,
+                take_ownership=take_ownership,
+                timeout_seconds=timeouts.admin_access,
+                opts=with_timeout(timeouts.admin_access, depends_on=depends_on),
+            )
+
+        def build_entitlements(subaccount_id: pulumi.Input[str]) -> None:
+            self.entitlements = {}
+            old_names = _old_entitlement_names(name, args.entitlements)
+            for spec in args.entitlements:
+                old_name = old_names.get(spec.key)
+                self.entitlements[spec.key] = SubaccountEntitlement(
+                    entitlement_resource_name(name, spec.service, spec.plan),
+                    subaccount_id=subaccount_id,
+                    service_name=spec.service,
+                    plan_name=spec.plan,
+                    amount=spec.amount,
+                    tenant=args.namespace,
+                    take_ownership=take_ownership,
+                    timeout_seconds=timeouts.entitlement,
+                    opts=with_timeout(
+                        timeouts.entitlement, aliases=[pulumi.Alias(name=old_name)] if old_name else None
+                    ),
+                )
+
+        if created is None:
+            # Admin access (and with it the claim check: one subaccount, one tenant) comes before anything
+            # is written to the subaccount; entitlements depend on it, so on destroy they go first, while
+            # Service Manager can still tell whether anything else uses them.
+            build_access(None)
+            build_entitlements(self.access.subaccountId)
+        else:
+            # A subaccount of the stack's own has no other tenant to claim it from: entitlements come
+            # first and admin access depends on them, so offboarding is binding → instance → admin access
+            # (sweeping this tenant's leftovers) → entitlements → subaccount (issue 14's order).
+            build_entitlements(self._subaccount_guid)
+            build_access(list(self.entitlements.values()))
         self.instance = ServiceInstance(
             f"{name}-operator-access",
             subaccount_id=self.access.subaccountId,
@@ -184,9 +243,12 @@ class TenantNamespace(pulumi.ComponentResource):
         """Namespace → operator Secret → guardrails, on the tenant's explicit Kubernetes provider."""
         # The namespace waits for the credentials, so the Secret follows it at once and nothing can be
         # provisioned in the namespace against the cluster's default subaccount in between (btp-api.md §0.3).
+        labels: dict[str, pulumi.Input[str]] = dict(args.namespace_labels)
+        if args.subaccount is not None:  # created by the stack: its id is known once it exists
+            labels[LABEL_SUBACCOUNT] = self._subaccount_guid
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={"name": args.namespace, "labels": dict(args.namespace_labels)},
+            metadata={"name": args.namespace, "labels": labels},
             opts=pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[self.binding])),
                 self._kubernetes_adoption(args, args.adopt.namespace, args.namespace),

@@ -19,9 +19,9 @@ bad value and what is valid (:mod:`.issues`). Secret values (``cisServiceKey``, 
 rendered (:mod:`.redaction`).
 
 Inside the package the imports go one way: :mod:`.text`, :mod:`.yamltext`, :mod:`.keys` → :mod:`.redaction` →
-:mod:`.issues` → :mod:`.grammar` → :mod:`.adopt` → :mod:`.models` → :mod:`.translate` → :mod:`.validate` →
-:mod:`.stackfile`, :mod:`.layout` → :mod:`.engine`, :mod:`.fleet`. Names shared with the rest of btp-infra
-come from :mod:`btp_infra.conventions` and are re-exported here for existing importers.
+:mod:`.issues` → :mod:`.grammar` → :mod:`.adopt`, :mod:`.subaccount` → :mod:`.models` → :mod:`.translate` →
+:mod:`.validate` → :mod:`.stackfile`, :mod:`.layout` → :mod:`.engine`, :mod:`.fleet`. Names shared with the
+rest of btp-infra come from :mod:`btp_infra.conventions` and are re-exported here for existing importers.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The fleet: every stack of a project together, and the mappings no two stacks may share.
 
 Owns: which cluster a stack deploys to (:func:`cluster_of`), the fleet rules (:func:`validate_fleet`: a
-namespace once per cluster, a subaccount once anywhere, no tenant namespace that is another stack's management
-namespace) and :func:`load_fleet`.
+namespace once per cluster, a subaccount once anywhere, a created subaccount's subdomain once per region, no
+tenant namespace that is another stack's management namespace) and :func:`load_fleet`.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     namespaces: dict[tuple[_Cluster, str], str] = {}
     subaccounts: dict[str, str] = {}
+    subdomains: dict[tuple[str, str], str] = {}
     management = _management_namespaces(configs)
     for name, config in configs.items():
         where = _where(name, config)
@@ -78,19 +79,21 @@ def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
             )
         else:
             namespaces[cluster, config.namespace] = where
-        if config.subaccount_id in subaccounts:
+        issues.extend(_subdomain_issues(where, config, subdomains))
+        guid = config.subaccount_id  # None: the stack creates its own (checked by subdomain above)
+        if guid is not None and guid in subaccounts:
             issues.append(
                 ConfigIssue(
                     where,
                     "subaccountId",
-                    config.subaccount_id,
-                    f"is also mapped by {subaccounts[config.subaccount_id]}",
+                    guid,
+                    f"is also mapped by {subaccounts[guid]}",
                     "a subaccount that no other stack maps, on any cluster (one subaccount = one stack = one "
                     "namespace)",
                 )
             )
-        else:
-            subaccounts[config.subaccount_id] = where
+        elif guid is not None:
+            subaccounts[guid] = where
         if (cluster, config.namespace) in management:
             issues.append(
                 ConfigIssue(
@@ -102,6 +105,30 @@ def validate_fleet(configs: Mapping[str, TenantConfig]) -> list[ConfigIssue]:
                 )
             )
     return issues
+
+
+def _subdomain_issues(
+    where: str, config: TenantConfig, subdomains: dict[tuple[str, str], str]
+) -> list[ConfigIssue]:
+    """A subdomain is unique per region (btp-api.md §C.3a): two stacks that create one subaccount each with
+    the same subdomain in one region would fight over it (the second is refused, or adopts the first's)."""
+    subdomain, region = config.subaccount_subdomain, config.subaccount_region
+    if subdomain is None or region is None:
+        return []
+    if (subdomain, region) not in subdomains:
+        subdomains[subdomain, region] = where
+        return []
+    key = "subaccount.subdomain" if config.subaccount and config.subaccount.subdomain else "subdomainPrefix"
+    return [
+        ConfigIssue(
+            where,
+            key,
+            subdomain if key == "subaccount.subdomain" else config.subdomain_prefix,
+            f"gives subdomain {subdomain!r} in region {region}, which {subdomains[subdomain, region]} "
+            "creates as well",
+            "a subdomain that no other stack creates in this region (subdomains are unique per region)",
+        )
+    ]
 
 
 def load_fleet(project_dir: str | Path = ".") -> dict[str, TenantConfig]:

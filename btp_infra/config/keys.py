@@ -12,6 +12,9 @@ from typing import Final
 CONFIG_KEYS: Final[tuple[str, ...]] = (
     "namespace",
     "subaccountId",
+    "subaccount",
+    "subdomainPrefix",
+    "allowSubaccountReplacement",
     "region",
     "credentialType",
     "secretPlacement",

@@ -17,12 +17,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     RootModel,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from btp_infra import conventions, operator_secret
 from btp_infra.catalog import OPERATOR_ACCESS, known_plan
@@ -63,7 +66,13 @@ from btp_infra.config.grammar import (
 from btp_infra.config.issues import Invalid, raise_all
 from btp_infra.config.keys import CONFIG_KEYS, SECRET_KEYS
 from btp_infra.config.redaction import EncryptedSecret
-from btp_infra.config.text import SECRET, kind
+from btp_infra.config.subaccount import (
+    VALID_SUBACCOUNT,
+    VALID_SUBDOMAIN_PREFIX,
+    SubaccountSpec,
+    prefix_problem,
+)
+from btp_infra.config.text import MISSING, SECRET, kind
 from btp_infra.conventions import (
     DEFAULT_CREDENTIAL_TYPE,
     DEFAULT_MANAGEMENT_NAMESPACE,
@@ -78,6 +87,7 @@ from btp_infra.conventions import (
     SM_MANAGED_BY_LABEL,
     SM_TENANT_LABEL,
     SYSTEM_NAMESPACES,
+    default_subdomain,
 )
 
 DEFAULT_SOURCE: Final = "<config>"
@@ -346,7 +356,19 @@ class TenantConfig(BaseModel):
     model_config = _MODEL_CONFIG
 
     namespace: str = Field(description=VALID_NAMESPACE)
-    subaccount_id: str = Field(alias="subaccountId", description=VALID_GUID)
+    subaccount_id: str | None = Field(
+        default=None, alias="subaccountId", description=VALID_GUID + " (or btp-infra:subaccount instead)"
+    )
+    subaccount: SubaccountSpec | None = Field(default=None, description=VALID_SUBACCOUNT)
+    subdomain_prefix: str | None = Field(
+        default=None, alias="subdomainPrefix", description=VALID_SUBDOMAIN_PREFIX
+    )
+    allow_subaccount_replacement: bool = Field(
+        default=False,
+        alias="allowSubaccountReplacement",
+        description="true or false (allow a changed subaccount.subdomain or region to replace the "
+        "subaccount — it deletes the old one with everything in it; default: the policy pack refuses it)",
+    )
     region: str | None = Field(default=None, description=VALID_REGION)
     credential_type: Literal["client-secret", "x509"] = Field(
         default=DEFAULT_CREDENTIAL_TYPE, alias="credentialType", description="client-secret (default) or x509"
@@ -455,10 +477,20 @@ class TenantConfig(BaseModel):
 
     @field_validator("subaccount_id")
     @classmethod
-    def _check_guid(cls, value: str) -> str:
+    def _check_guid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not is_guid(value):
             raise Invalid("is not a GUID", VALID_GUID)
         return value.lower()
+
+    @field_validator("subdomain_prefix")
+    @classmethod
+    def _check_subdomain_prefix(cls, value: str | None) -> str | None:
+        problem = None if value is None else prefix_problem(value)
+        if problem:
+            raise Invalid(problem, VALID_SUBDOMAIN_PREFIX)
+        return value
 
     @field_validator("region")
     @classmethod
@@ -522,12 +554,37 @@ class TenantConfig(BaseModel):
 
     # ---- cross-field rules -------------------------------------------------------------------------
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _report_missing_subaccount(
+        cls, data: Any, handler: ModelWrapValidatorHandler[TenantConfig]
+    ) -> TenantConfig:
+        """Neither ``subaccountId`` nor ``subaccount``: reported with the other problems too (the cross-field
+        rules below only run when every field is valid)."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            absent = isinstance(data, Mapping) and all(
+                data.get(k) is None for k in ("subaccountId", "subaccount")
+            )
+            if not absent:
+                raise
+            details: list[InitErrorDetails] = []
+            for err in exc.errors(include_url=False):
+                detail: InitErrorDetails = {"type": err["type"], "loc": err["loc"], "input": err["input"]}
+                if "ctx" in err:
+                    detail["ctx"] = err["ctx"]
+                details.append(detail)
+            details.append({"type": "missing", "loc": ("subaccountId",), "input": data})
+            raise ValidationError.from_exception_data(exc.title, details) from None
+
     @model_validator(mode="after")
     def _check_cross_fields(self) -> TenantConfig:
         problems = [
             *self._management_namespace_problems(),
             *self._x509_problems(),
             *self._duplicate_entitlements(),
+            *self._subaccount_problems(),
         ]
         raise_all(problems)
         return self
@@ -565,6 +622,60 @@ class TenantConfig(BaseModel):
                 value=self.x509.model_dump(by_alias=True),
             )
         ]
+
+    def _subaccount_problems(self) -> list[Invalid]:
+        """Exactly one of ``subaccountId`` and ``subaccount``; the keys that only go with ``subaccount``."""
+        either = f"subaccountId: {VALID_GUID}; or instead btp-infra:subaccount, {VALID_SUBACCOUNT}"
+        created = self.subaccount
+        if created is None and self.subaccount_id is None:
+            required = "is required (or btp-infra:subaccount)"
+            return [Invalid(required, either, key=("subaccountId",), value=MISSING)]
+        if created is not None and self.subaccount_id is not None:
+            return [
+                Invalid(
+                    "is set together with btp-infra:subaccount",
+                    either,
+                    key=("subaccountId",),
+                    value=self.subaccount_id,
+                )
+            ]
+        problems: list[Invalid] = []
+        if created is None:
+            for key, value, default in (
+                ("subdomainPrefix", self.subdomain_prefix, None),
+                ("allowSubaccountReplacement", self.allow_subaccount_replacement, False),
+            ):
+                if value != default:
+                    problems.append(
+                        Invalid(
+                            "is only used with btp-infra:subaccount (here the stack maps "
+                            "btp-infra:subaccountId)",
+                            f"remove {key}, or replace subaccountId by a subaccount block",
+                            key=(key,),
+                            value=value,
+                        )
+                    )
+            return problems
+        if created.subdomain is None and self.subdomain_prefix is None:
+            problems.append(
+                Invalid(
+                    "is not set, and btp-infra:subdomainPrefix neither",
+                    "set subaccount.subdomain, or btp-infra:subdomainPrefix (the subdomain is then "
+                    f"<prefix>-<namespace>, e.g. acme-{self.namespace})",
+                    key=("subaccount", "subdomain"),
+                    value=MISSING,
+                )
+            )
+        if self.region is not None and self.region != created.region:
+            problems.append(
+                Invalid(
+                    f"differs from subaccount.region {created.region}",
+                    "the same region as subaccount.region, or remove btp-infra:region",
+                    key=("region",),
+                    value=self.region,
+                )
+            )
+        return problems
 
     def _duplicate_entitlements(self) -> list[Invalid]:
         problems: list[Invalid] = []
@@ -634,15 +745,44 @@ class TenantConfig(BaseModel):
 
     @property
     def namespace_labels(self) -> dict[str, str]:
-        """All labels of the tenant Namespace: btp-infra's own first, then the user's."""
-        labels = {
-            LABEL_ISTIO_INJECTION: "enabled",
-            LABEL_TENANT: self.namespace,
-            LABEL_SUBACCOUNT: self.subaccount_id,
-            LABEL_MANAGED_BY: MANAGED_BY_VALUE,
-        }
+        """All labels of the tenant Namespace: btp-infra's own first, then the user's. A subaccount the stack
+        creates has no id yet: the component adds its ``btp-infra.io/subaccount`` label from the resource."""
+        labels = {LABEL_ISTIO_INJECTION: "enabled", LABEL_TENANT: self.namespace}
+        if self.subaccount_id is not None:
+            labels[LABEL_SUBACCOUNT] = self.subaccount_id
+        labels[LABEL_MANAGED_BY] = MANAGED_BY_VALUE
         labels.update(self.labels)
         return labels
+
+    @property
+    def creates_subaccount(self) -> bool:
+        """True when the stack creates its subaccount (``btp-infra:subaccount``) instead of mapping one."""
+        return self.subaccount is not None
+
+    @property
+    def subaccount_subdomain(self) -> str | None:
+        """The subdomain of the subaccount the stack creates: ``subaccount.subdomain``, else
+        ``<subdomainPrefix>-<namespace>`` (:func:`~btp_infra.conventions.default_subdomain`)."""
+        if self.subaccount is None:
+            return None
+        return self.subaccount.subdomain or default_subdomain(self.namespace, self.subdomain_prefix)
+
+    @property
+    def subaccount_region(self) -> str | None:
+        """The region of the tenant's subaccount as configured (``subaccount.region``, else ``region``)."""
+        return self.subaccount.region if self.subaccount is not None else self.region
+
+    @property
+    def subaccount_ref(self) -> str:
+        """The tenant's subaccount in messages and listings: its id, or ``<subdomain> (<region>, …)``."""
+        if self.subaccount_id is not None:
+            return self.subaccount_id
+        return f"{self.subaccount_subdomain} ({self.subaccount_region}, created by the stack)"
+
+    @property
+    def effective_protect(self) -> bool:
+        """Whether the tenant is protected: ``protect``, or a created subaccount ``usedForProduction``."""
+        return self.protect or (self.subaccount is not None and self.subaccount.used_for_production)
 
     @property
     def sm_labels(self) -> dict[str, list[str]]:

@@ -23,8 +23,10 @@ from btp_infra.config.translate import translate, valid_text
 from btp_infra.conventions import config_key
 from btp_infra.limits import MAX_INT_DIGITS, MAX_NESTING, InputLimitError, loads_json
 
-_BOOL_KEYS: Final = frozenset({"mtls", "protect", "takeOwnership"})
-_JSON_KEYS: Final = frozenset({"entitlements", "labels", "quota", "limitRange", "timeouts", "x509", "adopt"})
+_BOOL_KEYS: Final = frozenset({"mtls", "protect", "takeOwnership", "allowSubaccountReplacement"})
+_JSON_KEYS: Final = frozenset(
+    {"entitlements", "labels", "quota", "limitRange", "timeouts", "x509", "adopt", "subaccount"}
+)
 _BOOLEANS: Final = {"true": True, "True": True, "false": False, "False": False}
 
 

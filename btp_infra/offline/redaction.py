@@ -26,6 +26,7 @@ from btp_infra.conventions import (
     TYPE_SERVICE_INSTANCE,
     TYPE_SM_ACCESS,
     TYPE_SUBACCOUNT,
+    TYPE_SUBACCOUNT_LIFECYCLE,
 )
 from btp_infra.limits import loads_json
 from btp_infra.offline.graph import REDACTED, RenderedResource
@@ -186,6 +187,8 @@ def _key_properties(resource: RenderedResource) -> dict[str, Any]:
         }
     if kind == TYPE_SUBACCOUNT:
         return _pick(shown, "subaccountId", "region")
+    if kind == TYPE_SUBACCOUNT_LIFECYCLE:
+        return _pick(shown, "displayName", "subdomain", "region", "usedForProduction")
     if kind == TYPE_ENTITLEMENT:
         return _pick(shown, "subaccountId", "serviceName", "planName", "amount")
     if kind == TYPE_SM_ACCESS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -77,6 +78,11 @@ class GraphMocks(pulumi_mocks.Mocks):
             region = unwrap_secrets(state.get("region")) or "eu10"
             state.update(subdomain="subaccount", subaccountRegion=region, state="OK", displayName=args.name)
             rid = str(state.get("subaccountId"))
+        elif kind == "Subaccount":
+            # Created by the stack: a stand-in GUID, the same for the same subdomain and region every run.
+            subdomain, region = unwrap_secrets(state.get("subdomain")), unwrap_secrets(state.get("region"))
+            rid = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{subdomain}.{region}.subaccount.btp-infra"))
+            state.update(subaccountId=rid, state="OK", parentGuid=None, liveLabels=None)
         elif kind == "SubaccountEntitlement":
             state.update(state="OK", adopted=False)
         elif kind == "ServiceManagerAccess":

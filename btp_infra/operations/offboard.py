@@ -52,7 +52,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, get_args
 
 from btp_infra.automation.hooks import HookContext, StackFailed, StackRefused
-from btp_infra.btp.errors import ServiceKeyError
+from btp_infra.btp.accounts import AccountsClient
+from btp_infra.btp.errors import BtpError, ServiceKeyError
 from btp_infra.btp.http import PollPolicy, RetryPolicy
 from btp_infra.btp.keys import CisServiceKey
 from btp_infra.config import TenantConfig, load_stack_file
@@ -64,6 +65,7 @@ from btp_infra.conventions import (
 from btp_infra.credentials import CredentialsError, EncryptedConfigError, parse_cis_key, resolve_for_tenant
 from btp_infra.kube import KubeClient, KubeError, OperatorKind, OperatorObject
 from btp_infra.operations.leftovers import LeftoverCheckError, SubaccountReport, confirm_subaccount
+from btp_infra.operations.subaccount import tenant_subaccount
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
@@ -381,22 +383,34 @@ class OffboardHooks:
         if not self.confirm:
             return
         config = load_stack_file(ctx.target.stack_file)
-        ctx.step(f"confirming through Service Manager: subaccount {config.subaccount_id}")
+        guid = config.subaccount_id
         try:
             key = self._cis_key(config, ctx)
+            if guid is None:  # the stack created its subaccount: find it as the Subaccount resource does
+                retry, poll = self.retry_policy, self.poll_policy
+                with AccountsClient(key, retry_policy=retry, poll_policy=poll) as accounts:
+                    guid = tenant_subaccount(config, accounts)
+                if guid is None:
+                    # Deleted last, and only when nothing was left in it (the Subaccount resource refuses
+                    # otherwise): gone means confirmed empty.
+                    ctx.details["subaccount"] = {"id": None, "deletedWithTheStack": True}
+                    ctx.note(f"subaccount {config.subaccount_ref}: deleted with the stack (it was empty)")
+                    return
+            ctx.step(f"confirming through Service Manager: subaccount {guid}")
             report = confirm_subaccount(
                 key,
-                config.subaccount_id,
+                guid,
                 config.namespace,
                 retry_policy=self.retry_policy,
                 poll_policy=self.poll_policy,
                 adopted=_adopted_names(ctx.details.get("adopted")),
             )
-        except (LeftoverCheckError, ServiceKeyError, CredentialsError) as err:
-            ctx.details["subaccount"] = {"id": config.subaccount_id, "error": ctx.redact(str(err))}
+        except (LeftoverCheckError, ServiceKeyError, CredentialsError, BtpError) as err:
+            where = guid or config.subaccount_ref
+            ctx.details["subaccount"] = {"id": guid, "error": ctx.redact(str(err))}
             raise StackFailed(
                 f"destroyed, but could not confirm through Service Manager what is left in subaccount "
-                f"{config.subaccount_id}: {err}"
+                f"{where}: {ctx.redact(str(err))}"
             ) from None
         self._record(ctx, report)
 

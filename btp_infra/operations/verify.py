@@ -68,6 +68,7 @@ from btp_infra.conventions import (
     TOKEN_URL_SUFFIX,
 )
 from btp_infra.kube import KubeClient, KubeError, Secret
+from btp_infra.operations.subaccount import tenant_subaccount
 from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, secret_data
 
 __all__ = [
@@ -756,10 +757,19 @@ def _human(delta: timedelta) -> str:
 
 def _check_btp(run: _Run, cis_key: CisServiceKey, secret: Secret | None) -> None:
     config = run.config
-    guid = config.subaccount_id
     run.secrets([cis_key.uaa.clientsecret.get_secret_value()])
     policy = run.options.retry_policy
     with AccountsClient(cis_key, retry_policy=policy) as accounts:
+        guid = tenant_subaccount(config, accounts)
+        if guid is None:
+            run.add(
+                "btp.subaccount",
+                "fail",
+                f"the subaccount this stack creates, {config.subaccount_ref}, does not exist; BTP checks "
+                "not run",
+                f"{_up(run.stack)} (creates it)",
+            )
+            return
         try:
             sub = accounts.get_subaccount(guid)
         except NotFoundError:
@@ -782,7 +792,7 @@ def _check_btp(run: _Run, cis_key: CisServiceKey, secret: Secret | None) -> None
         else:
             run.add("btp.subaccount", "pass", f"subaccount {guid} ({sub.subdomain}) is OK")
         admin = accounts.get_service_management_binding(guid)
-    _check_entitlements(run, cis_key)
+    _check_entitlements(run, cis_key, guid)
     if admin is None:
         run.add(
             "btp.admin-access",
@@ -802,12 +812,12 @@ def _check_btp(run: _Run, cis_key: CisServiceKey, secret: Secret | None) -> None
                 _check_current(run, binding, secret)
 
 
-def _check_entitlements(run: _Run, cis_key: CisServiceKey) -> None:
+def _check_entitlements(run: _Run, cis_key: CisServiceKey, guid: str) -> None:
     config = run.config
     with EntitlementsClient(cis_key, retry_policy=run.options.retry_policy) as entitlements:
         for spec in config.all_entitlements:
             name = f"btp.entitlement {spec.service}/{spec.plan}"
-            found = entitlements.get_assignment(config.subaccount_id, spec.service, spec.plan)
+            found = entitlements.get_assignment(guid, spec.service, spec.plan)
             if found is None:
                 run.add(
                     name,

@@ -45,6 +45,7 @@ POLICY_RESOURCE_QUOTA = "btp-tenant-resource-quota"
 POLICY_LIMIT_RANGE = "btp-tenant-limit-range"
 POLICY_SUBACCOUNT_EXCLUSIVE = "btp-tenant-subaccount-exclusive"
 POLICY_X509_VALIDITY = "btp-tenant-x509-validity"
+POLICY_SUBACCOUNT_REPLACEMENT = "btp-tenant-subaccount-replacement"
 #: ``btp-infra plan``'s cross-stack check (not in the pack, which sees one stack at a time).
 POLICY_FLEET_UNIQUE = "btp-tenant-fleet-unique"
 
@@ -167,6 +168,12 @@ def validate_subaccount_exclusive(args: ResourceValidationArgs, report: ReportVi
     if args.resource_type != rules.TYPE_SM_ACCESS:
         return
     _report_all(report, rules.check_subaccount_exclusive(args.name, args.props))
+
+
+def validate_subaccount_replacement(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != rules.TYPE_SUBACCOUNT_LIFECYCLE:
+        return
+    _report_all(report, rules.check_subaccount_replacement(args.name, args.props))
 
 
 def validate_x509_validity(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -325,6 +332,18 @@ subaccount_exclusive = ResourceValidationPolicy(
     tags=["btp", "tenancy"],
 )
 
+subaccount_replacement = ResourceValidationPolicy(
+    name=POLICY_SUBACCOUNT_REPLACEMENT,
+    description="A subaccount the stack created is not replaced (a changed subdomain or region deletes it "
+    "with everything in it) unless btp-infra:allowSubaccountReplacement is set.",
+    validate=validate_subaccount_replacement,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Restore btp-infra:subaccount's subdomain and region, or set "
+    "btp-infra:allowSubaccountReplacement: true for a deliberate move.",
+    tags=["btp", "tenancy", "safety"],
+)
+
 mapping_unique = StackValidationPolicy(
     name=POLICY_MAPPING_UNIQUE,
     description="Within a stack, each tenant namespace and each subaccount is mapped exactly once, and a "
@@ -409,6 +428,7 @@ ALL_POLICIES: list[Policy] = [
     namespace_protected,
     subaccount_exclusive,
     x509_validity,
+    subaccount_replacement,
     mapping_unique,
     operator_secret_present,
     entitlement_dependency,

@@ -32,6 +32,7 @@ from btp_infra.catalog import OPERATOR_ACCESS
 from btp_infra.conventions import (
     DEFAULT_MANAGEMENT_NAMESPACE,
     GUID_RE,
+    IDENTITY_CHANGE_KEY,
     RESERVED_NAMESPACE_PREFIX,
     SECRET_SIG_KEY,
     SECRET_SIG_VALUE,
@@ -53,6 +54,7 @@ from btp_infra.conventions import TYPE_SERVICE_BINDING as TYPE_SERVICE_BINDING
 from btp_infra.conventions import TYPE_SERVICE_INSTANCE as TYPE_SERVICE_INSTANCE
 from btp_infra.conventions import TYPE_SM_ACCESS as TYPE_SM_ACCESS
 from btp_infra.conventions import TYPE_SUBACCOUNT as TYPE_SUBACCOUNT
+from btp_infra.conventions import TYPE_SUBACCOUNT_LIFECYCLE as TYPE_SUBACCOUNT_LIFECYCLE
 from btp_infra.operator_secret import (
     LABEL_MANAGED_BY_OPERATOR,
     REQUIRED_KEYS,
@@ -507,6 +509,33 @@ def check_subaccount_exclusive(name: str, props: Any) -> list[str]:
     ]
 
 
+#: Both kinds of a tenant's subaccount resource: read-only (``SubaccountCheck``) and created (``Subaccount``).
+SUBACCOUNT_TYPES: tuple[str, ...] = (TYPE_SUBACCOUNT, TYPE_SUBACCOUNT_LIFECYCLE)
+
+
+def check_subaccount_replacement(name: str, props: Any) -> list[str]:
+    """A ``Subaccount`` the stack created is not replaced (subdomain or region changed) unless allowed.
+
+    Replacing deletes the tenant's subaccount with everything in it and creates an empty one: the provider's
+    ``check`` records the change under ``identityChange`` in the checked inputs, which are what the engine
+    hands the analyzers (``step_generator.go``: ``generateSteps``, ``analyzeAll``); ``allowReplacement`` is
+    ``btp-infra:allowSubaccountReplacement``.
+    """
+    change = get(props, IDENTITY_CHANGE_KEY)
+    if not isinstance(change, Mapping) or not change or get(props, "allowReplacement") is True:
+        return []
+    parts = []
+    for key in sorted(change):
+        entry = as_mapping(plain(change[key]))
+        parts.append(f"{key} {plain(entry.get('from'))!r} → {plain(entry.get('to'))!r}")
+    return [
+        f"Subaccount '{name}': {', '.join(parts)} replaces the tenant's subaccount — the old one is deleted "
+        "with its Service Manager instances, bindings and entitlements, and an empty one is created "
+        "(subdomain and region cannot change in place). Fix: restore btp-infra:subaccount's subdomain and "
+        "region, or, if the tenant is meant to move, set btp-infra:allowSubaccountReplacement: true."
+    ]
+
+
 #: Service Manager's default x509 binding validity (btp-api.md §B.1), in days.
 X509_DEFAULT_VALIDITY_DAYS = 7
 _VALIDITY_DAYS: dict[str, float] = {
@@ -608,7 +637,7 @@ def check_mapping_unique(resources: Sequence[StackResource]) -> list[StackViolat
             )
     checks: dict[str, list[StackResource]] = defaultdict(list)
     for r in resources:
-        if r.type == TYPE_SUBACCOUNT:
+        if r.type in SUBACCOUNT_TYPES:
             sid = get_str(r.props, "subaccountId")
             if sid:
                 checks[sid].append(r)
@@ -616,14 +645,16 @@ def check_mapping_unique(resources: Sequence[StackResource]) -> list[StackViolat
         if len(regs) > 1:
             found.append(
                 StackViolation(
-                    f"Subaccount {sid} is checked by {len(regs)} SubaccountCheck resources "
+                    f"Subaccount {sid} is checked by {len(regs)} "
+                    f"{'SubaccountCheck' if all(r.type == TYPE_SUBACCOUNT for r in regs) else 'subaccount'} "
+                    "resources "
                     f"({', '.join(r.name for r in regs)}); a subaccount belongs to exactly one tenant. Fix: "
                     "keep one TenantNamespace per stack.",
                     regs[1].urn,
                 )
             )
     # Within one TenantNamespace, the namespace label and the BTP side name the same subaccount.
-    check_by_parent = {r.parent: r for r in resources if r.type == TYPE_SUBACCOUNT and r.parent}
+    check_by_parent = {r.parent: r for r in resources if r.type in SUBACCOUNT_TYPES and r.parent}
     for ns, r in namespaces:
         sibling = check_by_parent.get(r.parent) if r.parent else None
         if sibling is None:

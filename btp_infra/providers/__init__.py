@@ -8,6 +8,7 @@ from btp_infra.providers.entitlement import SubaccountEntitlement, SubaccountEnt
 from btp_infra.providers.instance import ServiceInstance, ServiceInstanceProvider
 from btp_infra.providers.sm_access import ServiceManagerAccess, ServiceManagerAccessProvider
 from btp_infra.providers.subaccount import SubaccountCheck, SubaccountCheckProvider
+from btp_infra.providers.subaccount_lifecycle import Subaccount, SubaccountProvider
 
 __all__ = [
     "ServiceBinding",
@@ -16,8 +17,10 @@ __all__ = [
     "ServiceInstanceProvider",
     "ServiceManagerAccess",
     "ServiceManagerAccessProvider",
+    "Subaccount",
     "SubaccountCheck",
     "SubaccountCheckProvider",
     "SubaccountEntitlement",
     "SubaccountEntitlementProvider",
+    "SubaccountProvider",
 ]

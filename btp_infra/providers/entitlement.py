@@ -20,6 +20,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, Resource, Upd
 
 from btp_infra.btp.entitlements import EntitlementRead, PlanAssignment
 from btp_infra.btp.errors import NoAdminAccessError, NotFoundError, SubaccountGoneError
+from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.btp.sm_models import is_tenants, quote
 from btp_infra.conventions import DEFAULT_TIMEOUTS, ROLLBACK_TIMEOUT
 from btp_infra.providers.base import BtpProvider, is_unknown, log
@@ -181,11 +182,26 @@ class SubaccountEntitlementProvider(BtpProvider):
     ) -> bool:
         """Whether nothing uses the plan any more (SM instances of it in the subaccount). This tenant's own
         leftovers (instances a failed create left, owned by no resource) are removed first; anyone else's
-        keep the entitlement. True when SM cannot be reached (no admin access, plan not visible there)."""
+        keep the entitlement. Without admin access (removed out of band, or deleted before the entitlements,
+        as in a subaccount the stack created) it is borrowed for the check
+        (:meth:`~btp_infra.providers.base.BtpProvider.cleanup_service_manager`). True when the subaccount is
+        gone or the plan is not visible in Service Manager."""
         try:
             sm = self.service_manager(guid)
+        except SubaccountGoneError:
+            return True
+        except NoAdminAccessError:
+            with self.cleanup_service_manager(guid, what) as borrowed:
+                return borrowed is None or self._release_in(borrowed, service, plan, tenant, what, timeout)
+        return self._release_in(sm, service, plan, tenant, what, timeout)
+
+    @staticmethod
+    def _release_in(
+        sm: ServiceManagerClient, service: str, plan: str, tenant: str | None, what: str, timeout: float
+    ) -> bool:
+        try:
             found = sm.find_plan(service, plan)
-        except (SubaccountGoneError, NoAdminAccessError, NotFoundError):
+        except NotFoundError:
             return True
         users = sm.list_instances(field_query=f"service_plan_id eq {quote(found.id)}")
         others = [i.name for i in users if not is_tenants(i, tenant)]

@@ -22,7 +22,8 @@ from btp_infra.sandbox.state import OAuthClient
 from btp_infra.sandbox.tls import certificate_serial
 
 _SCOPES = {
-    "cis": "uaa.resource global-account.subaccount.read global-account.subaccount.update "
+    "cis": "uaa.resource global-account.subaccount.read global-account.subaccount.create "
+    "global-account.subaccount.update global-account.subaccount.delete "
     "global-account.entitlement.read global-account.entitlement.subaccount.update job.read",
     "sm-admin": "uaa.resource subaccount.service_instance.manage subaccount.service_binding.manage "
     "subaccount.service_plan.read",

@@ -1,4 +1,5 @@
-"""Configuration of the BTP emulator: seeded subaccounts, catalog, latencies, rate limits, faults."""
+"""Configuration of the BTP emulator: seeded subaccounts, entitled regions, directories, catalog, latencies,
+rate limits, faults."""
 
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ class SubaccountSeed(_Model):
     region: str = "eu10"
     state: SubaccountState = "OK"
     state_message: str | None = None
+    description: str = ""
+    labels: dict[str, list[str]] = Field(default_factory=dict)
+    beta_enabled: bool = False
+    used_for_production: Literal["UNSET", "USED_FOR_PRODUCTION", "NOT_USED_FOR_PRODUCTION"] = "UNSET"
+    parent_guid: str | None = None
+    """A directory GUID (``SandboxConfig.directories``); None: directly in the global account."""
 
 
 class Latencies(_Model):
@@ -59,6 +66,11 @@ class Latencies(_Model):
     #: Seconds after its creation before a new Service Manager binding's credentials obtain a token (XSUAA
     #: refuses them with 401 until then): 0 = at once. For tests of credentials that work late, or never.
     binding_credentials: float = Field(default=0.0, ge=0)
+    subaccount_create: float = Field(default=0.15, ge=0)
+    subaccount_update: float = Field(default=0.0, ge=0)
+    """0: a PATCH answers with the change applied and state OK, as in the terraform-provider-btp VCR fixture;
+    more: ``UPDATING`` for that long first."""
+    subaccount_delete: float = Field(default=0.1, ge=0)
 
 
 class RateLimit(_Model):
@@ -89,6 +101,11 @@ def default_subaccounts() -> list[SubaccountSeed]:
     ]
 
 
+def default_regions() -> list[str]:
+    """Regions a sandbox global account is entitled to (a subaccount may be created in these)."""
+    return ["eu10", "eu11", "eu20", "eu30", "us10", "us20", "ap10", "ap21", "jp10"]
+
+
 def default_rate_limits() -> list[RateLimit]:
     """SAP's documented Service Manager limit for instance creation (50 per minute per client)."""
     return [RateLimit(method="POST", route="/sm/v1/service_instances", limit=50)]
@@ -98,6 +115,10 @@ class SandboxConfig(_Model):
     """Everything that shapes one emulator instance. All fields have test-friendly defaults."""
 
     subaccounts: list[SubaccountSeed] = Field(default_factory=default_subaccounts)
+    regions: list[str] = Field(default_factory=default_regions)
+    """Regions new subaccounts may be created in; the seeds' regions count as entitled too."""
+    directories: list[str] = Field(default_factory=list)
+    """GUIDs of directories a subaccount may be created in (``parentGUID``), besides the global account."""
     catalog: list[PlanSpec] = Field(default_factory=default_catalog)
     latencies: Latencies = Field(default_factory=Latencies)
     rate_limits: list[RateLimit] = Field(default_factory=default_rate_limits)
@@ -111,6 +132,13 @@ class SandboxConfig(_Model):
     cis_client_id: str | None = None
     cis_client_secret: str | None = Field(default=None, repr=False)
     entitlement_jobs: bool = True
+    force_delete: bool = True
+    """Whether the global account allows ``DELETE .../subaccounts/{guid}?forceDelete=true`` (a global-account
+    setting, user-pain-points.md B4); when off, a forced delete is refused with 400."""
+    pending_deletion: bool = False
+    """Whether a finished subaccount delete leaves it restorable for a while (``contractStatus``
+    ``PENDING_FORCED_DELETION``, emptied, its subdomain still taken: user-pain-points.md B4) instead of
+    gone."""
     faults: list[FaultSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -121,7 +149,14 @@ class SandboxConfig(_Model):
             raise ValueError("subaccount GUIDs must be unique")
         if len(set(subdomains)) != len(subdomains):
             raise ValueError("subdomains (including the global account's) must be unique")
+        unknown = {s.parent_guid for s in self.subaccounts} - {None, *self.directories}
+        if unknown:
+            raise ValueError(f"seeded parent_guid not among the directories: {sorted(map(str, unknown))}")
         plans = [(p.service, p.plan) for p in self.catalog]
         if len(set(plans)) != len(plans):
             raise ValueError("catalog service/plan pairs must be unique")
         return self
+
+    def entitled_regions(self) -> frozenset[str]:
+        """Where a subaccount may be created: ``regions`` plus every seeded subaccount's region."""
+        return frozenset(self.regions) | {s.region for s in self.subaccounts}

@@ -26,6 +26,7 @@ from btp_infra.sandbox.errors import (
 from btp_infra.sandbox.runtime import Runtime
 from btp_infra.sandbox.schemas import AssignmentInfo, SubaccountServicePlan, SubaccountServicePlans
 from btp_infra.sandbox.state import Assignment, Job, new_id
+from btp_infra.sandbox.subaccounts import unusable
 
 _CATEGORY = {"id": "FOUNDATION_CROSS_SERVICES", "displayName": "Foundation / Cross Services"}
 
@@ -103,8 +104,8 @@ class Entitlements:
         sub = self.store.subaccounts.get(info.subaccountGUID)
         if sub is None:
             raise btp_error(404, f"Subaccount {info.subaccountGUID} not found", path)
-        if sub.state != "OK":
-            raise btp_error(409, f"Subaccount {sub.guid} is in state {sub.state}, not OK", path)
+        if not sub.usable:
+            raise btp_error(409, unusable(sub), path)
         requested = self._requested(path, plan, info)
         if plan.auto_assigned:
             raise btp_error(400, f"Plan {plan.plan} is assigned automatically and cannot be changed", path)

@@ -2,7 +2,8 @@
 
 - UAA: ``{"error": "unauthorized", "error_description": ...}``
 - Accounts / Entitlements / jobs: ``{"error": {"code": <int>, "message", "target", "details": [...]}}`` with
-  codes 2XXXX, 3XXXX, 8XXXX. Documented codes: 30004 (entitlement locked), 11006 (rate limited).
+  codes 2XXXX, 3XXXX, 8XXXX. Documented codes: 30004 (entitlement locked), 11006 (rate limited), 20007
+  (subaccount subdomain taken, 409: user-pain-points.md E4).
   Other codes are the emulator's choice: range base + HTTP status (e.g. 20404), 30015 quota exceeded,
   30016 quota in use.
 - Service Manager: ``{"error": "<Word>", "description": ...}``.
@@ -20,6 +21,7 @@ CODE_ENTITLEMENT_LOCKED = 30004
 CODE_QUOTA_EXCEEDED = 30015
 CODE_QUOTA_IN_USE = 30016
 CODE_RATE_LIMITED = 11006
+CODE_SUBDOMAIN_TAKEN = 20007
 
 SM_WORDS: dict[int, str] = {
     400: "BadRequest",

@@ -6,7 +6,10 @@ concrete path.
 
 kinds: ``http`` (answer ``status``), ``reset`` (drop the TCP connection with RST, no response), ``timeout``
 (sleep ``read_timeout`` + 0.5 s, longer than the client waits), ``operation_failed`` (the next asynchronous
-operation started by that route ends ``failed`` / ``PROCESSING_FAILED``; ``when`` is ignored).
+operation started by that route ends ``failed`` / ``PROCESSING_FAILED`` / ``CREATION_FAILED`` ...; ``when``
+is ignored), ``stuck`` (the next subaccount create, update or delete started by that route never finishes: it
+stays ``CREATING`` / ``UPDATING`` / ``DELETING`` until the control API sets the subaccount's state; ``when``
+is ignored).
 ``when="after"`` performs the request first and then fails its response (a lost response).
 """
 
@@ -25,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultKind = Literal["http", "reset", "timeout", "operation_failed"]
+FaultKind = Literal["http", "reset", "timeout", "operation_failed", "stuck"]
 FaultWhen = Literal["before", "after"]
 
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")

@@ -1,4 +1,5 @@
-"""Request helpers shared by the routers: route template, ``async`` flag, injected operation failures."""
+"""Request helpers shared by the routers: route template, ``async`` flag, injected operation failures and
+stuck operations."""
 
 from __future__ import annotations
 
@@ -32,3 +33,15 @@ def injected_failure(rt: Runtime, request: Request) -> str | None:
     if spec is None:
         return None
     return spec.description or DEFAULT_FAILURE
+
+
+def injected_outcome(rt: Runtime, request: Request) -> tuple[str | None, bool]:
+    """Consume an ``operation_failed`` or ``stuck`` fault for this route: ``(failure or None, stuck)``."""
+    spec = rt.faults.take(
+        request.method, route_template(request), request.url.path, ("operation_failed", "stuck")
+    )
+    if spec is None:
+        return None, False
+    if spec.kind == "stuck":
+        return None, True
+    return spec.description or DEFAULT_FAILURE, False

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from btp_infra.sandbox.clock import Clock, iso
-from btp_infra.sandbox.config import Latencies, SandboxConfig
+from btp_infra.sandbox.config import Latencies, SandboxConfig, SubaccountSeed
 from btp_infra.sandbox.faults import FaultBook, RateLimiter
 from btp_infra.sandbox.state import Store, Urls
 from btp_infra.sandbox.tls import CertificateAuthority
@@ -101,14 +101,54 @@ class Runtime:
         return self.latencies
 
     def patch_subaccount(
-        self, guid: str, state: str | None = None, state_message: str | None = None
+        self,
+        guid: str,
+        state: str | None = None,
+        state_message: str | None = None,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        labels: dict[str, list[str]] | None = None,
+        used_for_production: str | None = None,
     ) -> dict[str, str]:
-        """Change a subaccount's ``state``/``stateMessage`` (``KeyError`` if unknown)."""
+        """Change a subaccount out of band (``KeyError`` if unknown): its ``state``/``stateMessage`` (a new
+        state ends any running lifecycle job, stuck or not) and the fields a cockpit user can edit."""
         with self.store.settled():
             sub = self.store.subaccounts[guid]
-            sub.state = state or sub.state
+            if state:
+                sub.state, sub.job = state, None
             sub.state_message = sub.state_message if state_message is None else state_message
+            sub.display_name = display_name or sub.display_name
+            sub.description = sub.description if description is None else description
+            sub.labels = sub.labels if labels is None else {k: list(v) for k, v in labels.items()}
+            sub.used_for_production = used_for_production or sub.used_for_production
+            sub.modified = self.clock.wall()
             return {"guid": sub.guid, "state": sub.state, "stateMessage": sub.state_message}
+
+    def seed_subaccount(self, seed: SubaccountSeed) -> None:
+        """Add a subaccount in the seed's state right away; ``ValueError`` if its GUID, or its subdomain in
+        its region, is taken."""
+        with self.store.settled():
+            taken = [
+                s
+                for s in self.store.subaccounts.values()
+                if s.guid == seed.guid or (s.subdomain, s.region) == (seed.subdomain, seed.region)
+            ]
+            if taken:
+                raise ValueError(
+                    f"subaccount {seed.guid} or subdomain {seed.subdomain} ({seed.region}) exists"
+                )
+            if seed.parent_guid not in (None, *self.config.directories):
+                raise ValueError(f"unknown directory {seed.parent_guid}")
+            self.store.add_seed(seed)
+
+    def remove_subaccount(self, guid: str) -> None:
+        """Delete a subaccount and its contents at once, as if deleted in the cockpit (``KeyError`` if
+        unknown)."""
+        with self.store.settled():
+            if guid not in self.store.subaccounts:
+                raise KeyError(guid)
+            self.store.remove_subaccount(guid)
 
     def reset(self) -> None:
         """Back to the configured initial state (same CA, URLs and cis credentials)."""

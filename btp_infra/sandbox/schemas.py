@@ -38,6 +38,42 @@ class SubaccountServicePlans(_Body):
     subaccountServicePlans: list[SubaccountServicePlan] = Field(min_length=1)
 
 
+# -- Accounts: subaccount lifecycle (btp-api.md §C.3a; XP accounts OpenAPI CreateSubaccountRequestPayload,
+# UpdateSubaccountRequestPayload) ----------------------------------------------------------------------------
+
+UsedForProduction = Literal["USED_FOR_PRODUCTION", "NOT_USED_FOR_PRODUCTION"]
+
+
+class SubaccountCreate(_Body):
+    """``POST /accounts/v1/subaccounts``. The OpenAPI requires only displayName and region; the emulator also
+    requires ``subdomain``: it plays multi-environment subaccounts, whose subdomain names their UAA zone."""
+
+    displayName: str
+    region: str
+    subdomain: str
+    parentGUID: str | None = None
+    description: str | None = None
+    labels: dict[str, list[str]] | None = None
+    betaEnabled: bool = False
+    usedForProduction: UsedForProduction | None = None
+    subaccountAdmins: list[str] = Field(default_factory=list)
+    customProperties: list[dict[str, Any]] | None = None
+    origin: Literal["API"] | None = None
+
+
+class SubaccountUpdate(_Body):
+    """``PATCH /accounts/v1/subaccounts/{guid}`` (the OpenAPI requires displayName). ``subdomain`` and
+    ``region`` are not part of the payload; they are read only to refuse a change (TF: RequiresReplace)."""
+
+    displayName: str
+    description: str | None = None
+    labels: dict[str, list[str]] | None = None
+    betaEnabled: bool | None = None
+    usedForProduction: UsedForProduction | None = None
+    subdomain: str | None = None
+    region: str | None = None
+
+
 # -- Service Manager (btp-api.md §B.3, §B.8) -----------------------------------------------------------------
 
 
@@ -91,5 +127,11 @@ class ClockAdvance(_StrictBody):
 
 
 class SubaccountPatch(_StrictBody):
+    """An out-of-band change (as if made in the cockpit); setting ``state`` also ends any running job."""
+
     state: SubaccountState | None = None
     state_message: str | None = None
+    display_name: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+    labels: dict[str, list[str]] | None = None
+    used_for_production: Literal["UNSET", "USED_FOR_PRODUCTION", "NOT_USED_FOR_PRODUCTION"] | None = None

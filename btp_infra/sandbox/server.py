@@ -327,6 +327,32 @@ class SandboxServer:
     def set_subaccount_state(self, guid: str, state: str, message: str | None = None) -> None:
         self.runtime.patch_subaccount(guid, state, message)
 
+    def seed_subaccount(self, seed: SubaccountSeed) -> None:
+        """Add a subaccount right away, in the seed's state (``ValueError`` if GUID or subdomain is taken)."""
+        self.runtime.seed_subaccount(seed)
+
+    def change_subaccount(
+        self,
+        guid: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        labels: dict[str, list[str]] | None = None,
+        used_for_production: str | None = None,
+    ) -> None:
+        """An out-of-band change, as a cockpit user makes it (no job, no state change)."""
+        self.runtime.patch_subaccount(
+            guid,
+            display_name=display_name,
+            description=description,
+            labels=labels,
+            used_for_production=used_for_production,
+        )
+
+    def remove_subaccount(self, guid: str) -> None:
+        """Delete a subaccount and its contents at once, out of band (``KeyError`` if unknown)."""
+        self.runtime.remove_subaccount(guid)
+
     def reset(self) -> None:
         self.runtime.reset()
 

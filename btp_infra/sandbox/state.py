@@ -1,12 +1,14 @@
 """The emulator's in-memory model: one lock, plain dataclasses, time-based state machines.
 
-Nothing runs in the background: pending operations and entitlement assignments finish when the clock passes
-their ``ready_at``; ``Store.settle()`` applies those transitions and every accessor calls it under the lock.
+Nothing runs in the background: pending operations, entitlement assignments and subaccount jobs (create,
+update, delete) finish when the clock passes their ``ready_at``; ``Store.settle()`` applies those transitions
+and every accessor calls it under the lock.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import secrets
 import threading
 import uuid
@@ -18,10 +20,11 @@ from typing import Any, Literal
 
 from btp_infra.sandbox.catalog import PlanSpec
 from btp_infra.sandbox.clock import Clock, iso
-from btp_infra.sandbox.config import SandboxConfig
+from btp_infra.sandbox.config import SandboxConfig, SubaccountSeed
 
 Scope = Literal["cis", "sm-admin", "sm-platform", "none"]
 OperationType = Literal["create", "update", "delete"]
+SubaccountJobKind = Literal["create", "update", "delete"]
 ResourceType = Literal["service_instances", "service_bindings"]
 
 
@@ -34,6 +37,27 @@ class Urls:
 
 
 @dataclass
+class SubaccountJob:
+    """A running subaccount lifecycle step (btp-api.md §C.3a); ``ready_at`` is ``math.inf`` when stuck."""
+
+    kind: SubaccountJobKind
+    started_at: float
+    ready_at: float
+    failure: str | None
+    changes: dict[str, Any] = field(default_factory=dict)
+    force: bool = False
+    creating_at: float = 0.0
+    """Create jobs: when ``STARTED`` turns ``CREATING`` (a third of the way, as entitlements do)."""
+    prior: str = ""
+    """Update jobs: the state message before, kept by a successful update (the fixture's update keeps
+    "Subaccount created.")."""
+
+    @property
+    def stuck(self) -> bool:
+        return math.isinf(self.ready_at)
+
+
+@dataclass
 class Subaccount:
     guid: str
     subdomain: str
@@ -42,6 +66,27 @@ class Subaccount:
     state: str
     state_message: str
     created: datetime
+    description: str = ""
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    beta_enabled: bool = False
+    used_for_production: str = "UNSET"
+    parent_guid: str | None = None
+    created_by: str = "sandbox"
+    modified: datetime | None = None
+    technical_name: str | None = None
+    job: SubaccountJob | None = None
+    contract_status: str = "ACTIVE"
+    """``ACTIVE``, or ``PENDING_FORCED_DELETION`` once deleted where deletions are restorable for a while."""
+
+    @property
+    def busy(self) -> bool:
+        """A lifecycle step is running: BTP refuses further mutations with a conflict (§C.3a)."""
+        return self.job is not None
+
+    @property
+    def usable(self) -> bool:
+        """In state OK and not pending deletion: entitlements and the SM admin binding may be changed."""
+        return self.state == "OK" and self.contract_status == "ACTIVE"
 
 
 @dataclass
@@ -156,6 +201,11 @@ class Job:
     description: str
 
 
+PENDING_DELETION = "PENDING_FORCED_DELETION"
+"""The ``contractStatus`` of a deleted, still restorable subaccount (terraform-provider-btp
+``btp/provider/resource_subaccount.go`` Delete and ``action_restore_subaccount.go``)."""
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -181,19 +231,9 @@ class Store:
 
     def reset(self) -> None:
         with self.lock:
-            now = self.clock.wall()
-            self.subaccounts: dict[str, Subaccount] = {
-                s.guid: Subaccount(
-                    s.guid,
-                    s.subdomain,
-                    s.display_name or s.subdomain,
-                    s.region,
-                    s.state,
-                    s.state_message or "",
-                    now,
-                )
-                for s in self.config.subaccounts
-            }
+            self.subaccounts: dict[str, Subaccount] = {}
+            for seed in self.config.subaccounts:
+                self.add_seed(seed)
             self.clients: dict[str, OAuthClient] = {self.cis_client.client_id: self.cis_client}
             self.tokens: dict[str, Token] = {}
             self.assignments: dict[tuple[str, str, str], Assignment] = {}
@@ -203,6 +243,28 @@ class Store:
             self.bindings: dict[str, Binding] = {}
             self.operations: dict[str, Operation] = {}
             self._pending: list[Operation] = []
+
+    def add_seed(self, seed: SubaccountSeed) -> Subaccount:
+        """A subaccount that exists right away, in the seed's state (no lifecycle job)."""
+        with self.lock:
+            now = self.clock.wall()
+            sub = Subaccount(
+                seed.guid,
+                seed.subdomain,
+                seed.display_name or seed.subdomain,
+                seed.region,
+                seed.state,
+                seed.state_message or "",
+                now,
+                description=seed.description,
+                labels={key: list(values) for key, values in seed.labels.items()},
+                beta_enabled=seed.beta_enabled,
+                used_for_production=seed.used_for_production,
+                parent_guid=seed.parent_guid,
+                modified=now,
+            )
+            self.subaccounts[sub.guid] = sub
+            return sub
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -227,8 +289,9 @@ class Store:
             return value, token
 
     def lookup_token(self, value: str) -> Token | None:
-        """The live token (not revoked, not expired) or None."""
-        with self.lock:
+        """The live token (not revoked, not expired) or None. Due transitions are applied first: a subaccount
+        whose delete has just ended takes its tokens with it before a request using one is admitted."""
+        with self.settled():
             token = self.tokens.get(value)
             if token is None or token.revoked or token.expires_at <= self.clock.now():
                 return None
@@ -295,6 +358,82 @@ class Store:
         for key, assignment in list(self.assignments.items()):
             if assignment.pending and assignment.ready_at <= now:
                 self._finish_assignment(key, assignment)
+        for sub in list(self.subaccounts.values()):
+            if sub.job is not None:
+                self._advance_subaccount(sub, sub.job, now)
+
+    # -- subaccount lifecycle (btp-api.md §C.3a) -------------------------------------------------------------
+
+    def _advance_subaccount(self, sub: Subaccount, job: SubaccountJob, now: float) -> None:
+        """Move a subaccount along its job: ``STARTED → CREATING → OK | CREATION_FAILED``, ``UPDATING → OK |
+        UPDATE_FAILED``, ``DELETING → gone | DELETION_FAILED``. States and messages follow the
+        terraform-provider-btp VCR fixture ``btp/provider/fixtures/resource_subaccount.yaml`` (its update
+        answers OK at once, message unchanged; ``UPDATING`` "Updating subaccount." is the emulator's, shown
+        only with a ``subaccount_update`` latency)."""
+        if job.kind == "create" and sub.state == "STARTED" and now >= job.creating_at:
+            sub.state, sub.state_message = "CREATING", "Creating subaccount tenant."
+            sub.modified = self.clock.wall()
+        if now < job.ready_at:
+            return
+        sub.job = None
+        sub.modified = self.clock.wall()
+        if job.kind == "create":
+            if job.failure:
+                sub.state, sub.state_message = "CREATION_FAILED", job.failure
+            else:
+                sub.state, sub.state_message = "OK", "Subaccount created."
+                sub.technical_name = sub.guid
+        elif job.kind == "update":
+            if job.failure:
+                sub.state, sub.state_message = "UPDATE_FAILED", job.failure
+            else:
+                for name, value in job.changes.items():
+                    setattr(sub, name, value)
+                sub.state, sub.state_message = "OK", job.prior
+        elif job.failure:
+            sub.state, sub.state_message = "DELETION_FAILED", job.failure
+        elif self.config.pending_deletion:
+            # UNCONFIRMED beyond terraform-provider-btp's resource_subaccount.go Delete, which treats a
+            # contractStatus PENDING_FORCED_DELETION (restorable) as deleted whatever the state says.
+            self.empty(sub.guid)
+            sub.contract_status = PENDING_DELETION
+            sub.state, sub.state_message = "OK", "Subaccount pending deletion."
+        else:
+            self.remove_subaccount(sub.guid)
+
+    def contents(self, guid: str) -> tuple[list[Instance], list[Binding]]:
+        """The Service Manager instances and bindings a subaccount still holds."""
+        with self.lock:
+            return (
+                [i for i in self.instances.values() if i.subaccount == guid],
+                [b for b in self.bindings.values() if b.subaccount == guid],
+            )
+
+    def remove_subaccount(self, guid: str) -> None:
+        """The subaccount and everything in it (``empty``)."""
+        with self.lock:
+            self.empty(guid)
+            self.subaccounts.pop(guid, None)
+
+    def empty(self, guid: str) -> None:
+        """Remove everything in a subaccount: SM instances, bindings (and their OAuth clients), the admin
+        binding, entitlement assignments, operations. Tokens issued in its identity zone stop working (the
+        zone is gone with its content)."""
+        with self.lock:
+            instances, bindings = self.contents(guid)
+            for binding in bindings:
+                self.remove_binding(binding)
+            for instance in instances:
+                del self.instances[instance.id]
+            for key in [k for k in self.assignments if k[0] == guid]:
+                del self.assignments[key]
+            self._pending = [op for op in self._pending if op.subaccount != guid]
+            for op_id in [o.id for o in self.operations.values() if o.subaccount == guid]:
+                del self.operations[op_id]
+            for token in self.tokens.values():
+                if token.subaccount == guid:
+                    token.revoked = True
+            self.admin_bindings.pop(guid, None)
 
     def _apply_instance_op(self, op: Operation) -> None:
         instance = self.instances.get(op.resource_id)
@@ -362,6 +501,13 @@ class Store:
                         "subdomain": s.subdomain,
                         "state": s.state,
                         "stateMessage": s.state_message,
+                        "region": s.region,
+                        "displayName": s.display_name,
+                        "labels": s.labels,
+                        "usedForProduction": s.used_for_production,
+                        "job": None
+                        if s.job is None
+                        else {"kind": s.job.kind, "stuck": s.job.stuck, "force": s.job.force},
                     }
                     for s in self.subaccounts.values()
                 ],

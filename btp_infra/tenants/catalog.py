@@ -107,7 +107,9 @@ def _kubeconfig_path(value: str | os.PathLike[str], source: Path) -> str:
 def tenant_values(
     *,
     namespace: str,
-    subaccount_id: str,
+    subaccount_id: str | None = None,
+    subaccount: Mapping[str, object] | None = None,
+    subdomain_prefix: str | None = None,
     kube_context: str | None = None,
     region: str | None = None,
     credential_type: str | None = None,
@@ -134,6 +136,8 @@ def tenant_values(
     given: dict[str, object] = {
         "namespace": namespace,
         "subaccountId": subaccount_id,
+        "subaccount": subaccount,
+        "subdomainPrefix": subdomain_prefix,
         "region": region,
         "credentialType": credential_type,
         "x509": x509,
@@ -282,8 +286,10 @@ def add_tenant(
     name: str,
     *,
     namespace: str,
-    subaccount_id: str,
+    subaccount_id: str | None = None,
     stacks_dir: str | Path,
+    subaccount: Mapping[str, object] | None = None,
+    subdomain_prefix: str | None = None,
     stack: str | None = None,
     kube_context: str | None = None,
     region: str | None = None,
@@ -325,6 +331,8 @@ def add_tenant(
     values = tenant_values(
         namespace=namespace,
         subaccount_id=subaccount_id,
+        subaccount=subaccount,
+        subdomain_prefix=subdomain_prefix,
         kube_context=kube_context,
         region=region,
         credential_type=credential_type,
@@ -460,13 +468,13 @@ def _row(path: Path) -> TenantRow:
         stack=stack,
         file=str(path),
         namespace=config.namespace,
-        subaccount=config.subaccount_id,
-        region=config.region,
+        subaccount=config.subaccount_ref,
+        region=config.subaccount_region,
         cluster=config.kube_cluster_identifier,
         context=config.kube_context,
         credential_type=config.credential_type,
         placement=config.secret_placement,
-        protect=config.protect,
+        protect=config.effective_protect,
     )
 
 

@@ -38,6 +38,11 @@ VALID_STACK_NAME: Final = (
 KEY_COMMENTS: Final[Mapping[str, tuple[str, ...]]] = {
     "namespace": ("The tenant's Kyma namespace: a DNS-1123 label, not a system one; unique per cluster.",),
     "subaccountId": ("The SAP BTP subaccount GUID (BTP cockpit); mapped by no other stack.",),
+    "subaccount": (
+        "The subaccount this stack creates and owns (instead of subaccountId): deleted on destroy when",
+        "empty; subdomain or region changes replace it (refused unless allowSubaccountReplacement).",
+    ),
+    "subdomainPrefix": ("The organisation prefix of the default subdomain <prefix>-<namespace>.",),
     "region": ("The subaccount's region; checked against the subaccount when the stack runs.",),
     "credentialType": ("The service operator binding's credential: client-secret (default) or x509.",),
     "x509": ("The x509 certificate: validity in days (1-3650) and keyLength (2048, 3072 or 4096).",),
@@ -100,10 +105,13 @@ _UNSET_DEFAULTS: Final[Mapping[str, str]] = {
 """Options listed, with their default, in the closing comment of a file that does not set them."""
 
 
-#: Config keys a tenant file never carries: the secret cis key (``pulumi config set --secret`` only) and the
-#: try-out's rendering switch (``btp-infra try`` sets it in its own throwaway copy); nor does a new tenant
-#: carry a rotation key (``btp-infra rotate`` writes it).
-NOT_WRITTEN: Final = frozenset({"cisServiceKey", "renderYamlToDirectory", "credentialRotation"})
+#: Config keys a tenant file never carries: the secret cis key (``pulumi config set --secret`` only), the
+#: try-out's rendering switch (``btp-infra try`` sets it in its own throwaway copy), a rotation key
+#: (``btp-infra rotate`` writes it) and the deliberate, one-change switch ``allowSubaccountReplacement``
+#: (set by hand, in review, when a tenant is meant to move).
+NOT_WRITTEN: Final = frozenset(
+    {"cisServiceKey", "renderYamlToDirectory", "credentialRotation", "allowSubaccountReplacement"}
+)
 
 
 def _check_keys() -> None:
@@ -178,7 +186,7 @@ def render_stack_file(stack: str, values: Mapping[str, object]) -> str:
     for key in WRITABLE_KEYS:
         if key not in values:
             continue
-        if not first and key != "subaccountId":
+        if not first and key not in ("subaccountId", "subaccount"):
             lines.append("")
         first = False
         lines.extend(f"  # {comment}" for comment in KEY_COMMENTS[key])

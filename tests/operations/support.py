@@ -82,6 +82,7 @@ def admin_sm(sb: SandboxServer, cis: CisServiceKey) -> ServiceManagerClient:
 
 def deploy(sb: SandboxServer, kube_api: KubeApiStandIn, cis: CisServiceKey, config: TenantConfig) -> Deployed:
     """What ``btp-infra up`` leaves: entitlements OK, admin access, instance + binding, namespace + Secret."""
+    assert config.subaccount_id is not None  # the staged tenant maps SUBACCOUNT_1
     with EntitlementsClient(cis, retry_policy=FAST, poll_policy=POLL) as entitlements:
         for spec in config.all_entitlements:
             entitlements.assign(config.subaccount_id, spec.service, spec.plan, spec.amount, timeout=30)

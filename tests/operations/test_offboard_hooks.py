@@ -177,3 +177,26 @@ def test_the_same_instance_not_adopted_fails_the_stack(
 
     with pytest.raises(StackFailed, match="Service Manager still holds the tenant's instance"):
         OffboardHooks("refuse").after(ctx)
+
+
+def test_a_subaccount_the_stack_created_and_deleted_is_confirmed_gone(
+    tmp_path: Path, sb: SandboxServer
+) -> None:
+    """A created subaccount is deleted last and only when empty: after the destroy it is gone, which confirms
+    it (no temporary admin access is made for a subaccount that no longer exists)."""
+    path = tmp_path / "Pulumi.orders.yaml"
+    path.write_text(
+        "config:\n  btp-infra:namespace: orders\n  btp-infra:kubeContext: kyma\n"
+        "  btp-infra:subaccount:\n    displayName: Orders\n    subdomain: acme-orders\n    region: eu10\n"
+        f"  btp-infra:cisServiceKey:\n    secure: {CIPHERTEXT}\n",
+        encoding="utf-8",
+    )
+    stack = FakeStack({CONFIG_CIS_KEY: json.dumps(sb.cis_service_key())})
+    ctx = context(path, stack)
+    before = len(sb.calls())
+
+    OffboardHooks("refuse").after(ctx)
+
+    assert ctx.details["subaccount"] == {"id": None, "deletedWithTheStack": True}
+    assert [c["method"] for c in sb.calls()[before:] if "/oauth/token" not in c["path"]] == ["GET"]
+    assert sb.state()["admin_bindings"] == []

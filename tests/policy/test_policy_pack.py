@@ -37,7 +37,7 @@ PACK_DIR = ROOT / "policies"
 
 def test_policy_metadata() -> None:
     names = [p.name for p in ALL_POLICIES]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 13
     for policy in ALL_POLICIES:
         assert policy.name.startswith("btp-tenant-") and policy.name == policy.name.lower()
         assert policy.description and policy.severity is not None and policy.enforcement_level is not None

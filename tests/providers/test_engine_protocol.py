@@ -24,10 +24,12 @@ from btp_infra.providers import (
     ServiceInstanceProvider,
     ServiceManagerAccess,
     ServiceManagerAccessProvider,
+    Subaccount,
     SubaccountCheck,
     SubaccountCheckProvider,
     SubaccountEntitlement,
     SubaccountEntitlementProvider,
+    SubaccountProvider,
 )
 from btp_infra.sandbox import SandboxServer
 
@@ -42,6 +44,7 @@ KINDS = (
     "ServiceManagerAccess",
     "ServiceInstance",
     "ServiceBinding",
+    "Subaccount",
 )
 PROVIDER_CLASSES = {
     "SubaccountCheck": SubaccountCheckProvider,
@@ -49,6 +52,7 @@ PROVIDER_CLASSES = {
     "ServiceManagerAccess": ServiceManagerAccessProvider,
     "ServiceInstance": ServiceInstanceProvider,
     "ServiceBinding": ServiceBindingProvider,
+    "Subaccount": SubaccountProvider,
 }
 NAME = "btp-infra-team-a-operator-access"
 LABELS = {"btp-infra.managed-by": ["btp-infra"], "btp-infra.tenant": ["team-a"]}
@@ -70,6 +74,7 @@ def resource_provider_strings() -> dict[str, str]:
             service_plan_name="p",
         )
         ServiceBinding("b", subaccount_id=SUBACCOUNT_1, service_instance_id="i", binding_name="n")
+        Subaccount("s", display_name="S", subdomain="acme-incident", region="eu10", namespace="incident")
 
     result = rendering.render("protocol", {}, program)
     assert result.error is None, result.error

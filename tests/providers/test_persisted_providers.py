@@ -35,6 +35,7 @@ CLASS_PATHS = {
     "SubaccountEntitlement": "btp_infra.providers.entitlement.SubaccountEntitlementProvider",
     "ServiceInstance": "btp_infra.providers.instance.ServiceInstanceProvider",
     "ServiceBinding": "btp_infra.providers.binding.ServiceBindingProvider",
+    "Subaccount": "btp_infra.providers.subaccount_lifecycle.SubaccountProvider",
 }
 VALID: dict[str, dict[str, Any]] = {
     "SubaccountCheck": {"subaccountId": SUBACCOUNT_1, "namespace": "team-a"},
@@ -52,6 +53,7 @@ VALID: dict[str, dict[str, Any]] = {
         "name": "n",
         "credentialType": "client-secret",
     },
+    "Subaccount": {"displayName": "S", "subdomain": "acme-a", "region": "eu10", "namespace": "team-a"},
 }
 
 

@@ -34,6 +34,7 @@ from btp_infra.config import (
     load_stack_file,
     parse_duration,
 )
+from btp_infra.config.keys import CONFIG_KEYS
 from btp_infra.offline import runner as planning
 
 from .support import cis_key_document, one_error_line, run_btp_infra
@@ -45,8 +46,9 @@ HEAD = (
     "  btp-infra:kubeContext: ctx\n"
 )
 KEY_SECRET = "KEY-SECRET-sentinel-hostile-8e1d"
-LINE_LIMIT = 600
-"""No error line may be longer than this (values are rendered in at most ~60 characters)."""
+LINE_LIMIT = 600 + len(", ".join(CONFIG_KEYS))
+"""No error line may be longer than this: values are rendered in at most ~60 characters, whatever the input;
+the longest legitimate line is an unknown key's, which lists every config key as what is valid."""
 
 CASES: list[str] = []
 """Every hostile or malformed input of this module, by id (filled in as the tables below are defined)."""
