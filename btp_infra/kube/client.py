@@ -82,6 +82,26 @@ def _meta(raw: Mapping[str, Any]) -> dict[str, Any]:
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
+def _with_labels(
+    meta: dict[str, Any],
+    labels: Mapping[str, str | None] | None,
+    annotations: Mapping[str, str | None] | None,
+    *,
+    patch: bool = False,
+) -> dict[str, Any]:
+    """``meta`` with the ``labels`` and ``annotations`` given: for a new object the non-empty ones, for a
+    merge patch (``patch``) every one given, empty too."""
+    for key, value in (("labels", labels), ("annotations", annotations)):
+        if value is not None and (patch or value):
+            meta[key] = dict(value)
+    return meta
+
+
+def _b64(value: str) -> str:
+    """A Secret ``data`` value as the API holds it."""
+    return base64.b64encode(value.encode("utf-8")).decode("ascii")
+
+
 def _str_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
@@ -416,11 +436,7 @@ class KubeClient:
         annotations: Mapping[str, str | None] | None = None,
     ) -> Namespace:
         """Merge-patch a namespace's labels and annotations (``None`` removes one; others stay)."""
-        meta: dict[str, Any] = {}
-        if labels is not None:
-            meta["labels"] = dict(labels)
-        if annotations is not None:
-            meta["annotations"] = dict(annotations)
+        meta = _with_labels({}, labels, annotations, patch=True)
         result = self._call(
             f"patch namespace {name}",
             self.core.patch_namespace,
@@ -438,11 +454,7 @@ class KubeClient:
         annotations: Mapping[str, str] | None = None,
     ) -> Namespace:
         """Create a namespace; :class:`KubeError` ``AlreadyExists`` (409) when it exists."""
-        meta: dict[str, Any] = {"name": name}
-        if labels:
-            meta["labels"] = dict(labels)
-        if annotations:
-            meta["annotations"] = dict(annotations)
+        meta = _with_labels({"name": name}, labels, annotations)
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
         result = self._call(f"create namespace {name}", self.core.create_namespace, body)
         return Namespace.from_raw(self._raw(result))
@@ -487,11 +499,7 @@ class KubeClient:
         secret_type: str = _OPAQUE,
     ) -> dict[str, Any]:
         """The API shape of a Secret (``data`` base64-encoded here)."""
-        meta: dict[str, Any] = {"name": name, "namespace": namespace}
-        if labels:
-            meta["labels"] = dict(labels)
-        if annotations:
-            meta["annotations"] = dict(annotations)
+        meta = _with_labels({"name": name, "namespace": namespace}, labels, annotations)
         if resource_version:
             meta["resourceVersion"] = resource_version
         return {
@@ -499,7 +507,7 @@ class KubeClient:
             "kind": "Secret",
             "metadata": meta,
             "type": secret_type,
-            "data": {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in data.items()},
+            "data": {k: _b64(v) for k, v in data.items()},
         }
 
     def create_secret(
@@ -533,19 +541,12 @@ class KubeClient:
     ) -> Secret:
         """Merge-patch a Secret in place (``None`` removes a key); with ``resource_version`` only if unchanged
         since (409 ``Conflict`` otherwise)."""
-        meta: dict[str, Any] = {}
-        if labels is not None:
-            meta["labels"] = dict(labels)
-        if annotations is not None:
-            meta["annotations"] = dict(annotations)
+        meta = _with_labels({}, labels, annotations, patch=True)
         if resource_version:
             meta["resourceVersion"] = resource_version
         body: dict[str, Any] = {"metadata": meta}
         if data is not None:
-            body["data"] = {
-                k: None if v is None else base64.b64encode(v.encode("utf-8")).decode("ascii")
-                for k, v in data.items()
-            }
+            body["data"] = {k: None if v is None else _b64(v) for k, v in data.items()}
         result = self._call(
             f"patch secret {namespace}/{name}",
             self.core.patch_namespaced_secret,

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.entitlements import EntitlementsClient
@@ -332,15 +332,12 @@ def _pick_instance(sm: ServiceManagerClient, guid: str, instance_id: str | None)
         return None
     candidates = sm.list_instances(field_query=f"service_plan_id eq {quote(plan.id)}")
     if instance_id is not None:
-        chosen = [i for i in candidates if i.id == instance_id.lower()]
-        if not chosen:
-            raise AdoptError(
-                [
-                    f"--instance-id {instance_id}: is no {OPERATOR_OFFERING}/{OPERATOR_PLAN} instance of "
-                    f"subaccount {guid}; valid: one of {_listed(candidates)}"
-                ]
-            )
-        return chosen[0]
+        return _by_id(
+            candidates,
+            "--instance-id",
+            instance_id,
+            f"{OPERATOR_OFFERING}/{OPERATOR_PLAN} instance of subaccount {guid}",
+        )
     if len(candidates) > 1:
         raise AdoptError(
             [
@@ -358,15 +355,9 @@ def _pick_binding(
     binding_id: str | None,
 ) -> ServiceBinding | None:
     if binding_id is not None:
-        chosen = [b for b in bindings if b.id == binding_id.lower()]
-        if not chosen:
-            raise AdoptError(
-                [
-                    f"--binding-id {binding_id}: is no binding of instance {instance.name} ({instance.id}); "
-                    f"valid: one of {_listed(bindings)}"
-                ]
-            )
-        binding = chosen[0]
+        binding = _by_id(
+            bindings, "--binding-id", binding_id, f"binding of instance {instance.name} ({instance.id})"
+        )
         if secret is not None and _clientid_of(secret) != _clientid(binding):
             raise AdoptError([_foreign_secret(secret, f"binding {binding.name} ({binding.id})")])
         return binding
@@ -428,8 +419,19 @@ def _refuse_stranding(
     )
 
 
+_Found = TypeVar("_Found", ServiceInstance, ServiceBinding)
+
+
 def _listed(items: Sequence[ServiceInstance | ServiceBinding]) -> str:
     return ", ".join(f"{i.name} ({i.id})" for i in items) or "none"
+
+
+def _by_id(items: Sequence[_Found], option: str, id_: str, what: str) -> _Found:
+    """The item whose id is ``id_`` (given as ``option``, any case), else the refusal listing the others."""
+    chosen = [i for i in items if i.id == id_.lower()]
+    if not chosen:
+        raise AdoptError([f"{option} {id_}: is no {what}; valid: one of {_listed(items)}"])
+    return chosen[0]
 
 
 def write_stack_file(

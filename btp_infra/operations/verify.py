@@ -865,6 +865,11 @@ def _entity_state(entity: ServiceInstance | ServiceBinding) -> tuple[Status, str
     return "pass", "ready"
 
 
+def _add_state(run: _Run, name: str, status: Status, reason: str) -> None:
+    """The check of an SM object's state; its fix (:func:`_up`) only where it did not pass."""
+    run.add(name, status, reason, None if status == "pass" else _up(run.stack))
+
+
 def _check_instance(run: _Run, sm: ServiceManagerClient) -> ServiceInstance | None:
     config = run.config
     name = config.instance_name
@@ -888,12 +893,7 @@ def _check_instance(run: _Run, sm: ServiceManagerClient) -> ServiceInstance | No
     )
     if labels and status == "pass":
         status = "warn"
-    run.add(
-        "btp.instance",
-        status,
-        f"instance {name} ({instance.id}): {state}{labels}",
-        None if status == "pass" else _up(run.stack),
-    )
+    _add_state(run, "btp.instance", status, f"instance {name} ({instance.id}): {state}{labels}")
     return instance
 
 
@@ -913,12 +913,7 @@ def _check_binding(run: _Run, sm: ServiceManagerClient, instance: ServiceInstanc
     credentials = full.credentials.get_secret_value()
     run.secrets(credentials.get(k) for k in _BINDING_SECRET_FIELDS)
     status, state = _entity_state(full)
-    run.add(
-        "btp.binding",
-        status,
-        f"binding {name} ({full.id}): {state}",
-        None if status == "pass" else _up(run.stack),
-    )
+    _add_state(run, "btp.binding", status, f"binding {name} ({full.id}): {state}")
     return full
 
 

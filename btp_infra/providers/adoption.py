@@ -31,6 +31,8 @@ __all__ = [
     "adopt_key",
     "adopted_outputs",
     "carry_ownership",
+    "check_name",
+    "check_unclaimed",
     "claimed_by",
     "give_back",
     "is_kept",
@@ -63,6 +65,32 @@ def claimed_by(entity: Entity, declared: Mapping[str, list[str]] | None) -> list
     """The other tenants whose btp-infra stack labelled ``entity`` as theirs (empty: free to adopt)."""
     ours = set((declared or {}).get(SM_TENANT_LABEL, []))
     return sorted(set(entity.labels.get(SM_TENANT_LABEL, [])) - ours)
+
+
+def check_name(kind: str, adopt: object, name: str, found: Entity) -> None:
+    """Refuse an object (found by id) whose name is not the declared one: a later diff would see a rename."""
+    if found.name != name:
+        raise refuse(
+            kind,
+            adopt,
+            name,
+            f"is named {found.name!r}, not {name!r}",
+            f"also set {adopt_key(kind, True)}: {found.name}",
+        )
+
+
+def check_unclaimed(
+    kind: str, adopt: object, name: str, found: Entity, declared: Mapping[str, list[str]] | None
+) -> None:
+    """Refuse an object another tenant's stack labelled as its own (:func:`claimed_by`)."""
+    if others := claimed_by(found, declared):
+        raise refuse(
+            kind,
+            adopt,
+            name,
+            f"belongs to tenant {', '.join(others)} (labelled by its btp-infra stack)",
+            "a hand-made object no other stack manages",
+        )
 
 
 def label_in_place(entity: Entity, declared: Mapping[str, list[str]] | None) -> list[dict[str, Any]]:

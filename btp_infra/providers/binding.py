@@ -28,10 +28,10 @@ from btp_infra.conventions import (
     ROLLBACK_TIMEOUT,
 )
 from btp_infra.providers.adoption import (
-    adopt_key,
     adopted_outputs,
     carry_ownership,
-    claimed_by,
+    check_name,
+    check_unclaimed,
     give_back,
     is_kept,
     label_in_place,
@@ -187,14 +187,7 @@ class ServiceBindingProvider(BtpProvider):
                 f"is a binding of instance {found.service_instance_id}, not of the adopted {instance_id}",
                 "a binding of the instance named in btp-infra:adopt",
             )
-        if found.name != name:
-            raise refuse(
-                "binding",
-                adopt,
-                name,
-                f"is named {found.name!r}, not {name!r}",
-                f"also set {adopt_key('binding', True)}: {found.name}",
-            )
+        check_name("binding", adopt, name, found)
         actual = found.binding_credentials().credential_type
         if actual != props["credentialType"]:
             raise refuse(
@@ -204,14 +197,7 @@ class ServiceBindingProvider(BtpProvider):
                 f"holds {actual} credentials, not {props['credentialType']}",
                 f"set btp-infra:credentialType: {actual}",
             )
-        if others := claimed_by(found, props.get("labels")):
-            raise refuse(
-                "binding",
-                adopt,
-                name,
-                f"belongs to tenant {', '.join(others)} (labelled by its btp-infra stack)",
-                "a hand-made object no other stack manages",
-            )
+        check_unclaimed("binding", adopt, name, found, props.get("labels"))
         ops = label_in_place(found, props.get("labels"))
         binding = sm.update_binding(found.id, label_ops=ops, timeout=self.timeout_of(props)) if ops else found
         if not binding.credentials.get_secret_value():  # a PATCH answer may omit them

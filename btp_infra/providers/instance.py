@@ -30,10 +30,10 @@ from btp_infra.btp.sm_models import (
 )
 from btp_infra.conventions import DEFAULT_TIMEOUTS, OPERATOR_OFFERING, OPERATOR_PLAN
 from btp_infra.providers.adoption import (
-    adopt_key,
     adopted_outputs,
     carry_ownership,
-    claimed_by,
+    check_name,
+    check_unclaimed,
     give_back,
     is_kept,
     label_in_place,
@@ -208,22 +208,8 @@ class ServiceInstanceProvider(BtpProvider):
                 f"lives in subaccount {found.subaccount_id}",
                 f"an instance in {where}",
             )
-        if found.name != name:
-            raise refuse(
-                "instance",
-                adopt,
-                name,
-                f"is named {found.name!r}, not {name!r}",
-                f"also set {adopt_key('instance', True)}: {found.name}",
-            )
-        if others := claimed_by(found, props.get("labels")):
-            raise refuse(
-                "instance",
-                adopt,
-                name,
-                f"belongs to tenant {', '.join(others)} (labelled by its btp-infra stack)",
-                "a hand-made object no other stack manages",
-            )
+        check_name("instance", adopt, name, found)
+        check_unclaimed("instance", adopt, name, found, props.get("labels"))
         ops = label_in_place(found, props.get("labels"))
         instance = sm.update_instance(found.id, label_ops=ops, timeout=timeout) if ops else found
         outs = {**SPEC.inputs_of(props), **_outputs(instance), **adopted_outputs(found, props["labels"])}

@@ -21,116 +21,32 @@ no re-run, must leave the emulator empty too.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, replace
-from typing import Any
+import functools
+from dataclasses import replace
 
 import pytest
 
 from btp_infra.providers.base import BtpProvider
 from btp_infra.sandbox import SandboxServer
-from btp_infra.testing.local_engine import LocalEngine
 
+from .matrix import Step, discover_steps, fail_for_good, parametrize_cases, run_faulted
 from .support import (
     FAST_RETRY,
     ONE_OF_EACH,
-    READ_TIMEOUT,
-    clarity_problems,
-    emulator_secrets,
     engine,
     exactly_one_of_each,
     is_empty,
     leftovers,
-    sandbox_config,
 )
 
-FAULTS: dict[str, dict[str, Any]] = {
-    "429": {"kind": "http", "status": 429, "retry_after": 1, "when": "before"},
-    "500": {"kind": "http", "status": 500, "when": "after"},
-    "502": {"kind": "http", "status": 502, "when": "before"},
-    "reset": {"kind": "reset", "when": "after"},
-    "timeout": {"kind": "timeout", "read_timeout": READ_TIMEOUT, "when": "after"},
-    "operation_failed": {"kind": "operation_failed"},
-}
-#: Faults that make a create fail for good (they outlast every retry), for the partial-create cases.
-PERSISTENT: dict[str, dict[str, Any]] = {
-    "500": {"kind": "http", "status": 500, "when": "before", "count": 1000},
-    "operation_failed": {"kind": "operation_failed", "count": 1},  # a failed operation is final
-}
 
-
-@dataclass(frozen=True)
-class Step:
-    phase: str  # "create" | "destroy"
-    method: str
-    route: str
-    asynchronous: bool  # answered 202 in the clean run: starts an operation
-
-    @property
-    def id(self) -> str:
-        return f"{self.phase}:{self.method} {self.route}"
-
-
-def discover_steps() -> list[Step]:
-    """Every distinct (method, route) of a clean create and a clean destroy, in call order."""
-    saved = {k: os.environ.get(k) for k in ("BTP_CIS_SERVICE_KEY", "BTP_CIS_SERVICE_KEY_FILE")}
-    steps: list[Step] = []
-    try:
-        with SandboxServer(sandbox_config()) as server:
-            os.environ["BTP_CIS_SERVICE_KEY"] = json.dumps(server.cis_service_key())
-            os.environ.pop("BTP_CIS_SERVICE_KEY_FILE", None)
-            run = engine()
-            if not run.up().ok:
-                raise RuntimeError("the clean create of the fault matrix failed")
-            created = server.calls()
-            run.destroy()
-            destroyed = server.calls()[len(created) :]
-            if not is_empty(server):
-                raise RuntimeError("the clean destroy of the fault matrix left objects behind")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    for phase, calls in (("create", created), ("destroy", destroyed)):
-        seen: dict[tuple[str, str], bool] = {}
-        for call in calls:
-            where = (call["method"], call["route"] or call["path"])
-            seen[where] = seen.get(where, False) or call["status"] == 202
-        steps += [Step(phase, method, route, asynchronous) for (method, route), asynchronous in seen.items()]
-    return steps
-
-
-_STEPS: list[Step] | None = None
-
-
+@functools.cache
 def steps() -> list[Step]:
-    global _STEPS
-    if _STEPS is None:
-        _STEPS = discover_steps()
-    return _STEPS
+    return discover_steps(engine, "fault matrix")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "case" in metafunc.fixturenames:
-        cases = [
-            (step, fault)
-            for step in steps()
-            for fault in FAULTS
-            if fault != "operation_failed" or step.asynchronous
-        ]
-        metafunc.parametrize("case", cases, ids=[f"{s.id}-{f}" for s, f in cases])
-    if "partial" in metafunc.fixturenames:
-        partial = [
-            (step, fault)
-            for step in steps()
-            if step.phase == "create"
-            for fault in PERSISTENT
-            if fault != "operation_failed" or step.asynchronous
-        ]
-        metafunc.parametrize("partial", partial, ids=[f"{s.id}-{f}" for s, f in partial])
+    parametrize_cases(metafunc, steps())
 
 
 def test_the_matrix_covers_both_phases_and_every_fault() -> None:
@@ -141,33 +57,10 @@ def test_the_matrix_covers_both_phases_and_every_fault() -> None:
     assert len(found) >= 20
 
 
-def _fired(sandbox: SandboxServer) -> bool:
-    return not sandbox.runtime.faults.pending()
-
-
 def test_fault(case: tuple[Step, str], sandbox: SandboxServer) -> None:
     step, fault = case
-    run = engine()
-    if step.phase == "destroy":
-        assert run.up().ok
-    sandbox.inject_fault(step.method, step.route, **FAULTS[fault])
-    error: BaseException | None = None
+    run = run_faulted(engine, sandbox, step, fault)
     if step.phase == "create":
-        result = run.up()
-        error = result.render.error
-    else:
-        try:
-            run.destroy()
-        except Exception as exc:
-            error = exc
-    assert _fired(sandbox), f"the {fault} fault on {step.id} never fired"
-    if error is not None:
-        assert not clarity_problems(error, emulator_secrets(sandbox))
-    sandbox.clear_faults()
-
-    if step.phase == "create":
-        again = run.up()
-        assert again.ok, again.render.error
         assert exactly_one_of_each(sandbox) == ONE_OF_EACH
         assert len(run.state) == 5
     run.destroy()
@@ -177,13 +70,7 @@ def test_fault(case: tuple[Step, str], sandbox: SandboxServer) -> None:
 def test_destroy_after_a_partial_create(partial: tuple[Step, str], sandbox: SandboxServer) -> None:
     """The create fails for good at ``step``; then, with the outage over, destroy (no re-run) empties BTP."""
     step, fault = partial
-    run: LocalEngine = engine()
-    sandbox.inject_fault(step.method, step.route, **PERSISTENT[fault])
-    result = run.up()
-    assert not result.ok, f"{fault} on {step.id} did not make the create fail"
-    assert result.render.error is not None
-    assert not clarity_problems(result.render.error, emulator_secrets(sandbox))
-    sandbox.clear_faults()
+    run = fail_for_good(engine, sandbox, step, fault)
     run.destroy()
     assert is_empty(sandbox), leftovers(sandbox)
 

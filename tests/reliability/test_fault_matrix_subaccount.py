@@ -11,8 +11,8 @@ fails for good at a step, followed directly by a destroy, leaves nothing either.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 from typing import Any
 
 import pytest
@@ -22,8 +22,8 @@ from btp_infra.sandbox import SandboxServer
 from btp_infra.testing import tenants
 from btp_infra.testing.local_engine import LocalEngine
 
-from .support import ONE_OF_EACH, clarity_problems, emulator_secrets, is_empty, leftovers, sandbox_config
-from .test_fault_matrix import FAULTS, PERSISTENT, Step
+from .matrix import Step, discover_steps, fail_for_good, parametrize_cases, run_faulted
+from .support import ONE_OF_EACH, is_empty, leftovers
 
 NAMESPACE = "orders"
 SUBDOMAIN = "acme-orders"
@@ -55,43 +55,9 @@ def new_step(phase: str, method: str, route: str) -> bool:
     return phase == "destroy" and method == "GET" and assignments_route(route)
 
 
-def discover_steps() -> list[Step]:
-    saved = {k: os.environ.get(k) for k in ("BTP_CIS_SERVICE_KEY", "BTP_CIS_SERVICE_KEY_FILE")}
-    steps: list[Step] = []
-    try:
-        with SandboxServer(sandbox_config()) as server:
-            os.environ["BTP_CIS_SERVICE_KEY"] = json.dumps(server.cis_service_key())
-            os.environ.pop("BTP_CIS_SERVICE_KEY_FILE", None)
-            run = engine()
-            if not run.up().ok:
-                raise RuntimeError("the clean create of the subaccount fault matrix failed")
-            created = server.calls()
-            run.destroy()
-            destroyed = server.calls()[len(created) :]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    for phase, calls in (("create", created), ("destroy", destroyed)):
-        seen: dict[tuple[str, str], bool] = {}
-        for call in calls:
-            where = (call["method"], call["route"] or call["path"])
-            if new_step(phase, *where):
-                seen[where] = seen.get(where, False) or call["status"] == 202
-        steps += [Step(phase, method, route, asynchronous) for (method, route), asynchronous in seen.items()]
-    return steps
-
-
-_STEPS: list[Step] | None = None
-
-
+@functools.cache
 def steps() -> list[Step]:
-    global _STEPS
-    if _STEPS is None:
-        _STEPS = discover_steps()
-    return _STEPS
+    return discover_steps(engine, "subaccount fault matrix", keep=new_step, require_empty=False)
 
 
 def asynchronous(step: Step) -> bool:
@@ -100,23 +66,7 @@ def asynchronous(step: Step) -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "case" in metafunc.fixturenames:
-        cases = [
-            (step, fault)
-            for step in steps()
-            for fault in FAULTS
-            if fault != "operation_failed" or asynchronous(step)
-        ]
-        metafunc.parametrize("case", cases, ids=[f"{s.id}-{f}" for s, f in cases])
-    if "partial" in metafunc.fixturenames:
-        partial = [
-            (step, fault)
-            for step in steps()
-            if step.phase == "create"
-            for fault in PERSISTENT
-            if fault != "operation_failed" or asynchronous(step)
-        ]
-        metafunc.parametrize("partial", partial, ids=[f"{s.id}-{f}" for s, f in partial])
+    parametrize_cases(metafunc, steps(), asynchronous)
 
 
 def ours(sandbox: SandboxServer) -> list[dict[str, Any]]:
@@ -133,25 +83,8 @@ def test_the_new_steps_are_found() -> None:
 
 def test_fault(case: tuple[Step, str], sandbox: SandboxServer) -> None:
     step, fault = case
-    run = engine()
-    if step.phase == "destroy":
-        assert run.up().ok
-    sandbox.inject_fault(step.method, step.route, **FAULTS[fault])
-    error: BaseException | None = None
+    run = run_faulted(engine, sandbox, step, fault)
     if step.phase == "create":
-        error = run.up().render.error
-    else:
-        try:
-            run.destroy()
-        except Exception as exc:
-            error = exc
-    assert not sandbox.runtime.faults.pending(), f"the {fault} fault on {step.id} never fired"
-    if error is not None:
-        assert not clarity_problems(error, emulator_secrets(sandbox))
-    sandbox.clear_faults()
-    if step.phase == "create":
-        again = run.up()
-        assert again.ok, again.render.error
         [sub] = ours(sandbox)
         assert tenants.exactly_one_of_each(sandbox, NAMESPACE, sub["guid"]) == ONE_OF_EACH
     run.destroy()
@@ -166,13 +99,7 @@ def gone(sandbox: SandboxServer) -> bool:
 
 def test_destroy_after_a_partial_create(partial: tuple[Step, str], sandbox: SandboxServer) -> None:
     step, fault = partial
-    run = engine()
-    sandbox.inject_fault(step.method, step.route, **PERSISTENT[fault])
-    result = run.up()
-    assert not result.ok, f"{fault} on {step.id} did not make the create fail"
-    assert result.render.error is not None
-    assert not clarity_problems(result.render.error, emulator_secrets(sandbox))
-    sandbox.clear_faults()
+    run = fail_for_good(engine, sandbox, step, fault)
     run.destroy()
     assert is_empty(sandbox), leftovers(sandbox)
     assert gone(sandbox), ours(sandbox)
