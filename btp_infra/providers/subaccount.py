@@ -3,8 +3,9 @@
 Read-only: btp-infra never creates or deletes subaccounts, so delete is a no-op. It is the first resource of
 a tenant, registered before anything else is written, so it also guards the tenant's identity: ``check``
 refuses a changed ``namespace`` (renaming a tenant would delete its namespace with everything in it and
-remap its subaccount) before any step of the update runs. Refresh records the live state and region; a
-subaccount that is no longer ``OK`` or moved region shows as a change that ``up`` reports.
+remap its subaccount) and a changed ``subaccountId`` (moving a tenant orphans the operator's instances)
+before any step of the update runs. Refresh records the live state and region; a subaccount that is no
+longer ``OK`` or moved region shows as a change that ``up`` reports.
 """
 
 from __future__ import annotations
@@ -67,14 +68,35 @@ def rename_failure(olds: dict[str, Any], news: dict[str, Any]) -> CheckFailure |
     )
 
 
+def remap_failure(olds: dict[str, Any], news: dict[str, Any]) -> CheckFailure | None:
+    """A failure when the tenant's subaccount differs from the one in state (``None``: same, or first run).
+
+    Moving a deployed tenant to another subaccount would replace its operator access there and point the
+    operator Secret at it: the operator's ServiceInstances of the namespace live in the old subaccount, and
+    with the new credentials the operator no longer finds them — orphaned, still billed (btp-api.md §A.3,
+    B.9 "Visibility"). This resource is registered first, so the refusal comes before any step runs."""
+    before, after = olds.get("subaccountId"), news.get("subaccountId")
+    if not isinstance(before, str) or not before or not isinstance(after, str) or before == after:
+        return None
+    namespace = news.get("namespace") or olds.get("namespace")
+    return CheckFailure(
+        "subaccountId",
+        f"btp-infra:subaccountId changed from {before!r} to {after!r}: moving tenant {namespace!r} to "
+        f"another subaccount is refused (the operator's instances of the namespace live in {before}; with "
+        f"credentials of {after} the operator no longer finds them and they are orphaned). Keep "
+        f"btp-infra:subaccountId: {before}, or offboard this tenant (btp-infra destroy) and bring it up "
+        f"again in {after}",
+    )
+
+
 class SubaccountCheckProvider(BtpProvider):
     """Looks the subaccount up through the Accounts API."""
 
     spec = SPEC
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        renamed = rename_failure(olds, news)
-        return SPEC.check(news, *([] if renamed is None else [renamed]))
+        failures = [f for f in (rename_failure(olds, news), remap_failure(olds, news)) if f is not None]
+        return SPEC.check(news, *failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = SPEC.diff(olds, news)

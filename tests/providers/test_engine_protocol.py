@@ -115,8 +115,9 @@ class Engine:
         assert checked["__provider"] == self.strings[kind]
         return checked
 
-    def failures(self, kind: str, inputs: dict[str, Any]) -> list[str]:
-        _, failures = self.host.check(self.urn(kind, "r"), {}, {**inputs, "__provider": self.strings[kind]})
+    def failures(self, kind: str, inputs: dict[str, Any], olds: dict[str, Any] | None = None) -> list[str]:
+        news = {**inputs, "__provider": self.strings[kind]}
+        _, failures = self.host.check(self.urn(kind, "r"), olds or {}, news)
         return sorted(f.property for f in failures)
 
     def create(self, kind: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -162,9 +163,9 @@ def test_every_provider_round_trips_through_the_engine_protocol(
         check_id, check_outs = engine.create("SubaccountCheck", check_in)
         assert (check_id, check_outs["subdomain"], check_outs["state"]) == (SUBACCOUNT_1, "tenant-a", "OK")
         engine.same("SubaccountCheck", check_id, check_outs, check_in)
-        assert engine.diff(
-            "SubaccountCheck", check_id, check_outs, {**check_in, "subaccountId": SUBACCOUNT_2}
-        ).replaces == ["subaccountId"]
+        # A deployed tenant is never moved to another subaccount: check refuses it (old inputs → new).
+        moved = {**check_in, "subaccountId": SUBACCOUNT_2}
+        assert engine.failures("SubaccountCheck", moved, olds=check_in) == ["subaccountId"]
         check_outs = engine.update("SubaccountCheck", check_id, check_outs, {**check_in, "region": None})
         assert (
             "region" not in check_outs and check_outs["subaccountRegion"] == "eu10"

@@ -107,6 +107,33 @@ def test_a_renamed_namespace_is_refused_before_anything_changes(sandbox: Sandbox
     assert is_empty(sandbox)
 
 
+def test_a_tenant_moved_to_another_subaccount_is_refused_before_anything_changes(
+    sandbox: SandboxServer,
+) -> None:
+    """A changed subaccountId would replace the operator access in the new subaccount and point the Secret
+    at it, orphaning the operator's instances in the old one: refused by the first resource's check."""
+    tenant = engine("incident")
+    up_ok(tenant)
+    before, state_before = object_ids(sandbox), dict(tenant.resources)
+    since = len(sandbox.calls())
+
+    tenant.config["btp-infra:subaccountId"] = SUBACCOUNT_2
+    moved = tenant.up()
+
+    assert not moved.ok
+    message = str(moved.render.error)
+    assert f"changed from '{SUBACCOUNT_1}' to '{SUBACCOUNT_2}'" in message
+    assert "moving tenant 'incident' to another subaccount is refused" in message
+    assert writes_since(sandbox, since) == []
+    assert object_ids(sandbox) == before
+    assert tenant.resources.keys() == state_before.keys()
+    assert moved.created == moved.replaced == moved.deleted == []
+    assert chain_objects(sandbox.state(), "incident", SUBACCOUNT_2) != ONE_OF_EACH
+
+    tenant.config["btp-infra:subaccountId"] = SUBACCOUNT_1
+    assert up_ok(tenant).changes == 0
+
+
 def test_a_stack_made_before_stable_names_is_adopted_in_place(sandbox: SandboxServer) -> None:
     tenant = engine("incident")
     up_ok(tenant)
