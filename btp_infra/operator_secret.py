@@ -67,6 +67,18 @@ def strip_token_suffix(url: str) -> str:
     return url[: -len(TOKEN_URL_SUFFIX)] if url.endswith(TOKEN_URL_SUFFIX) else url
 
 
+def binding_credentials(data: Mapping[str, str], credential_type: str) -> dict[str, str]:
+    """The binding credentials an operator Secret's ``data`` stands for (the inverse of :func:`secret_data`,
+    for :func:`~btp_infra.btp.keys.parse_binding_credentials`): ``url``/``certurl`` = ``tokenurl``.
+    Keys the Secret lacks are left out (the parser then names them)."""
+    renames = {"clientid": "clientid", "sm_url": "sm_url"}
+    if credential_type == "x509":
+        renames |= {"tls.crt": "certificate", "tls.key": "key", "tokenurl": "certurl"}
+    else:
+        renames |= {"clientsecret": "clientsecret", "tokenurl": "url"}
+    return {field: data[key] for key, field in renames.items() if key in data}
+
+
 def secret_data(credentials: Mapping[str, Any], credential_type: CredentialType) -> dict[str, str]:
     """Map a ``service-operator-access`` binding's credentials to the operator Secret's keys.
 

@@ -54,8 +54,8 @@ from btp_infra.btp.accounts import AccountsClient
 from btp_infra.btp.auth import ClientCredentialsTokenSource, X509TokenSource
 from btp_infra.btp.entitlements import EntitlementsClient
 from btp_infra.btp.errors import BtpError, NotFoundError, Redactor
-from btp_infra.btp.http import RetryPolicy, Transport
-from btp_infra.btp.keys import CisServiceKey
+from btp_infra.btp.http import RetryPolicy
+from btp_infra.btp.keys import CisServiceKey, parse_binding_credentials
 from btp_infra.btp.service_manager import ServiceManagerClient
 from btp_infra.btp.sm_models import ServiceBinding, ServiceInstance, is_tenants
 from btp_infra.config import TenantConfig
@@ -63,13 +63,14 @@ from btp_infra.conventions import (
     DEFAULT_MANAGEMENT_NAMESPACE,
     LABEL_ISTIO_INJECTION,
     LABEL_TENANT,
+    OPERATOR_OFFERING,
     OPERATOR_SECRET_BASE_NAME,
     SM_TENANT_LABEL,
     TOKEN_URL_SUFFIX,
 )
 from btp_infra.kube import KubeClient, KubeError, Secret
 from btp_infra.operations.subaccount import tenant_subaccount
-from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, secret_data
+from btp_infra.operator_secret import REQUIRED_KEYS, SECRET_LABELS, binding_credentials, secret_data
 
 __all__ = [
     "DEFAULT_EXPIRY_WINDOW",
@@ -673,13 +674,12 @@ def _check_credentials(run: _Run, secret: Secret) -> None:
             return
         run.secrets([grant.access_token.get_secret_value()])
         run.add("credentials.token", "pass", f"the Secret's {ctype} credentials obtain a token")
-        transport = Transport(data["sm_url"], tokens, policy=run.options.retry_policy, name="service-manager")
         try:
-            transport.request(
-                "GET", "/v1/service_offerings", params={"max_items": 1}, what="list service offerings"
-            )
+            source = f"Secret {secret.namespace}/{secret.name}"
+            creds = parse_binding_credentials(binding_credentials(data, ctype), source=source)
+            with ServiceManagerClient(creds, retry_policy=run.options.retry_policy) as sm:
+                sm.list_offerings(field_query=f"name eq '{OPERATOR_OFFERING}'")  # one small page
         except BtpError as err:
-            transport.close()
             run.add(
                 "credentials.service-manager",
                 "fail",
@@ -687,7 +687,6 @@ def _check_credentials(run: _Run, secret: Secret) -> None:
                 "check sm_url in the Secret; " + _up(run.stack),
             )
         else:
-            transport.close()
             run.add(
                 "credentials.service-manager",
                 "pass",
